@@ -1,0 +1,64 @@
+"""The application factory: settings in, a ready aiohttp application out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import structlog
+from aiohttp import web
+
+from . import __version__, health, openapi
+from .errors import request_context
+from .keys import http_key, oidc_key, pool_key, settings_key
+from .reports import routes as reports
+from .reports.auth import OidcVerifier
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# GitHub caps webhook payloads at 25 MB; report bodies have their own, smaller limit.
+MAX_REQUEST_BYTES = 25 * 1024 * 1024
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Assemble the service. ``settings.database_url`` must name a reachable Postgres."""
+    if settings.database_url is None:
+        raise ValueError("create_app needs settings.database_url (the CLI starts an embedded one)")
+    app = web.Application(middlewares=[request_context], client_max_size=MAX_REQUEST_BYTES)
+    app[settings_key] = settings
+    app.cleanup_ctx.append(_database_pool)
+    app.cleanup_ctx.append(_http_client)
+    app.add_routes(health.routes)
+    app.add_routes(openapi.routes)
+    app.add_routes(reports.routes)
+    return app
+
+
+async def _database_pool(app: web.Application) -> AsyncIterator[None]:
+    # min_size=0: the service starts, and says so on /readyz, while Postgres is still away.
+    pool = await asyncpg.create_pool(
+        app[settings_key].database_url,
+        min_size=0,
+        max_size=10,
+        command_timeout=10,
+        server_settings={"application_name": f"heatmeter/{__version__}"},
+    )
+    app[pool_key] = pool
+    yield
+    await pool.close()
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    session = aiohttp.ClientSession(
+        headers={"User-Agent": f"heatmeter/{__version__}"},
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+    app[http_key] = session
+    app[oidc_key] = OidcVerifier(session, settings.oidc_issuer, settings.oidc_audience)
+    if settings.report_secret is None:
+        log.info("HEATMETER_REPORT_SECRET is not set: only OIDC-authenticated reports accepted")
+    yield
+    await session.close()

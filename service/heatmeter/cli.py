@@ -1,0 +1,106 @@
+"""The `heatmeter` command: serve, migrate (and, later, report and backfill)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import asyncpg
+import structlog
+
+from .logs import configure_logging
+from .settings import Settings, SettingsError
+
+log = structlog.get_logger("heatmeter")
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a usable DATABASE_URL: the one given, or an embedded server's."""
+    if settings.database_url is not None:
+        yield settings
+        return
+    from .db.embedded import embedded_postgres
+
+    with embedded_postgres(settings.data_dir) as dsn:
+        yield replace(settings, database_url=dsn)
+
+
+async def _migrate(dsn: str) -> list[str]:
+    from .db.migrations import migrate
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as settings:
+        applied = asyncio.run(_migrate(settings.database_url))
+    log.info("migrations up to date", applied=applied)
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    with database(settings) as settings:
+        if not args.no_migrate:
+            asyncio.run(_migrate(settings.database_url))
+        host = args.host or settings.host
+        port = args.port or settings.port
+        log.info("serving", url=f"http://{host}:{port}")
+        # run_app turns SIGINT/SIGTERM into a graceful stop: the listener closes, requests
+        # in flight get shutdown_timeout seconds to finish, then cleanup_ctx runs.
+        web.run_app(
+            create_app(settings),
+            host=host,
+            port=port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=10,
+            handle_signals=True,
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heatmeter", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service (migrates first)")
+    serve.add_argument("--host", help="listen address (default HEATMETER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default HEATMETER_PORT or 8080)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending SQL migrations and exit")
+    migrate.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"heatmeter: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format)
+    try:
+        return args.func(settings, args)
+    except (OSError, asyncpg.PostgresError) as exc:
+        log.error("cannot reach the database", error=str(exc))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

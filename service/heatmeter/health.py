@@ -1,0 +1,36 @@
+"""Liveness and readiness: /healthz answers while the process runs, /readyz when it can work."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .db.migrations import load_migrations, pending_count
+from .errors import DATABASE_DOWN
+from .keys import pool_key
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[pool_key].acquire(timeout=2) as conn:
+            pending = await pending_count(conn, load_migrations())
+    except DATABASE_DOWN:
+        return web.json_response(
+            {"status": "unavailable", "database": "unreachable"},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    if pending:
+        return web.json_response(
+            {"status": "unavailable", "database": "ok", "pending_migrations": pending},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    return web.json_response({"status": "ok", "database": "ok", "pending_migrations": 0})

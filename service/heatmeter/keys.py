@@ -1,0 +1,19 @@
+"""The typed keys of the state shared on the aiohttp application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .reports.auth import OidcVerifier
+
+settings_key = web.AppKey("settings", Settings)
+pool_key = web.AppKey("pool", asyncpg.Pool)
+http_key = web.AppKey("http", aiohttp.ClientSession)
+oidc_key: web.AppKey[OidcVerifier] = web.AppKey("oidc")

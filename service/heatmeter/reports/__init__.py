@@ -1,0 +1,1 @@
+"""The action's reports: their schema, their authentication, their storage, their route."""

@@ -1,0 +1,77 @@
+"""POST /v1/reports: authenticate, validate and store one report from the action."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from aiohttp import web
+
+from ..errors import json_error, read_body
+from ..keys import oidc_key, pool_key, settings_key
+from .auth import (
+    SIGNATURE_HEADER,
+    AuthError,
+    OidcUnavailable,
+    Reporter,
+    check_claims,
+    verify_signature,
+)
+from .schema import ReportError, parse_report
+from .store import store_report
+
+log = structlog.get_logger(__name__)
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/reports")
+async def post_report(request: web.Request) -> web.Response:
+    settings = request.app[settings_key]
+    if request.content_type != "application/json":
+        return json_error(
+            415, "unsupported_media_type", "send the report as Content-Type: application/json"
+        )
+    body = await read_body(request, settings.max_body_bytes)
+    try:
+        reporter = await _authenticate(request, body)
+    except AuthError as exc:
+        log.info("report refused", reason=exc.detail)
+        error = "unauthenticated" if exc.status == 401 else "forbidden"
+        return json_error(exc.status, error, exc.detail)
+    except OidcUnavailable as exc:
+        return json_error(503, "oidc_unavailable", str(exc))
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json_error(400, "invalid_json", f"the body is not JSON: {exc}")
+    try:
+        report = parse_report(data)
+    except ReportError as exc:
+        return json_error(400, "invalid_report", str(exc), fields=exc.fields)
+    try:
+        check_claims(reporter, report.repository, report.run_id, report.run_attempt)
+    except AuthError as exc:
+        log.warning("report for another repository or run", reason=exc.detail)
+        return json_error(exc.status, "forbidden", exc.detail)
+
+    async with request.app[pool_key].acquire() as conn:
+        stored = await store_report(conn, report, reporter)
+    log.info(
+        "report stored",
+        id=stored.id,
+        duplicate=stored.duplicate,
+        repository=report.repository,
+        task=report.task,
+        phase=report.phase,
+        outcome=report.outcome,
+    )
+    return web.json_response({"id": stored.id, "duplicate": stored.duplicate}, status=202)
+
+
+async def _authenticate(request: web.Request, body: bytes) -> Reporter:
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return await request.app[oidc_key].verify(token.strip())
+    settings = request.app[settings_key]
+    return verify_signature(settings.report_secret, request.headers.get(SIGNATURE_HEADER), body)

@@ -1,0 +1,88 @@
+"""The service's settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".heatmeter")
+    report_secret: str | None = field(default=None, repr=False)
+    oidc_issuer: str = GITHUB_ACTIONS_ISSUER
+    oidc_audience: str = "heatmeter"
+    webhook_secret: str | None = field(default=None, repr=False)
+    github_app_id: str | None = None
+    github_app_private_key: str | None = field(default=None, repr=False)
+    github_token: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    comment_debounce_s: float = 2.0
+    max_body_bytes: int = 64 * 1024
+    log_format: str = "auto"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, default: float, kind: type = int) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+            if value < 0:
+                raise SettingsError(f"{name} must not be negative, got {raw!r}")
+            return value
+
+        log_format = text("HEATMETER_LOG_FORMAT") or "auto"
+        if log_format not in {"auto", "json", "console"}:
+            raise SettingsError(
+                f"HEATMETER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
+            )
+        return cls(
+            database_url=text("DATABASE_URL"),
+            host=text("HEATMETER_HOST") or cls.host,
+            port=int(number("HEATMETER_PORT", cls.port)),
+            data_dir=Path(text("HEATMETER_DATA_DIR") or cls.data_dir),
+            report_secret=text("HEATMETER_REPORT_SECRET"),
+            oidc_issuer=(text("HEATMETER_OIDC_ISSUER") or GITHUB_ACTIONS_ISSUER).rstrip("/"),
+            oidc_audience=text("HEATMETER_OIDC_AUDIENCE") or cls.oidc_audience,
+            webhook_secret=text("GITHUB_WEBHOOK_SECRET"),
+            github_app_id=text("GITHUB_APP_ID"),
+            github_app_private_key=_read_private_key(text("GITHUB_APP_PRIVATE_KEY")),
+            github_token=text("GITHUB_TOKEN"),
+            github_api_url=(text("GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
+            comment_debounce_s=number("HEATMETER_COMMENT_DEBOUNCE", cls.comment_debounce_s, float),
+            log_format=log_format,
+        )
+
+
+def _read_private_key(value: str | None) -> str | None:
+    """Accept the App's key as PEM text or as a path to a PEM file."""
+    if value is None or value.startswith("-----BEGIN"):
+        return value
+    path = Path(value).expanduser()
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise SettingsError(
+            f"GITHUB_APP_PRIVATE_KEY is neither PEM text nor a readable file: {exc.strerror}"
+        ) from None
