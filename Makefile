@@ -1,0 +1,45 @@
+# The two set-up commands are `make run` and `make test`; everything they need is here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "heatmeter needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall when pyproject.toml changes, not on every call.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+## run: install, migrate and serve (embedded Postgres unless DATABASE_URL is set)
+run: $(VENV)/.installed
+	$(BIN)/heatmeter serve
+
+## test: install the dev dependencies, lint, and run the whole suite
+test: lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: the benchmarks in bench/, printing their figures
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/action_overhead.py
+	$(BIN)/python bench/report_ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
