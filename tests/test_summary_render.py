@@ -1,0 +1,295 @@
+"""Tests the pull-request comment's Markdown, its escaping and its size, with plain data."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from heatmeter.summary.metrics import RunSample, TaskSummary, summarize_task
+from heatmeter.summary.render import (
+    CHART_TASKS,
+    MARKER,
+    MAX_COMMENT_CHARS,
+    OPEN_ROWS,
+    escape_markdown,
+    escape_mermaid_label,
+    format_duration,
+    render_summary,
+    safe_https_url,
+)
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+INJECTION = "@org/team [x](http://evil)"
+HOSTILE_NAMES = (
+    INJECTION,
+    "a | b || c",
+    "line one\nline two\r\nline three",
+    "<!-- end --> marker",
+    "`code` ```fence",
+    '<a href="https://evil">click</a>',
+    "fixes #123 and GH-1 and org/repo#9",
+    "www.evil.example and mailto:x@y.z",
+    '"quoted" ]bracket[ %%{init: {"theme": "dark"}}%%',
+    "\u202eright-to-left override",
+)
+COLUMNS = 11
+
+
+def runs(*spec: tuple[str | None, int | None], url: str | None = "auto") -> list[RunSample]:
+    return [
+        RunSample(
+            run_id=100 + i,
+            run_attempt=1,
+            outcome=outcome,
+            duration_ms=duration,
+            started_at=T0 + timedelta(minutes=i),
+            url=f"https://github.com/o/r/actions/runs/{100 + i}" if url == "auto" else url,
+        )
+        for i, (outcome, duration) in enumerate(spec)
+    ]
+
+
+def task(
+    name: str = "deploy",
+    kind: str = "deploy",
+    *,
+    n: int = 3,
+    baseline: tuple[int, ...] = (1000, 1100, 1200),
+    outcome: str = "success",
+    url: str | None = "auto",
+) -> TaskSummary:
+    samples = runs(*((outcome, 900 + 10 * i) for i in range(n)), url=url)
+    return summarize_task(name, kind, samples, baseline, ("success",) * len(baseline))
+
+
+def render(summaries, **kwargs) -> str:
+    kwargs.setdefault("repository", "octo/app")
+    kwargs.setdefault("pull_request", 42)
+    kwargs.setdefault("updated_at", T0)
+    return render_summary(summaries, **kwargs)
+
+
+def table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+
+
+def outside_code_fences(text: str) -> str:
+    return re.sub(r"```mermaid\n.*?\n```", "", text, flags=re.DOTALL)
+
+
+# structure
+
+
+def test_marker_is_the_first_line_and_appears_once():
+    text = render([task()])
+    assert text.splitlines()[0] == MARKER
+    assert text.count(MARKER) == 1
+
+
+def test_row_shows_every_column():
+    text = render([task()])
+    header, row = table_rows(text)
+    assert header.count("|") == COLUMNS + 1
+    assert row == (
+        "| deploy | deploy | 3 | 3 ✅ | 100 % (base 100 %) | ✅ 920 ms | 910 ms / 918 ms "
+        "| 1.1 s (n=3) | -17 % | 1 | [logs](https://github.com/o/r/actions/runs/102) |"
+    )
+
+
+def test_zero_baseline_history_reads_no_baseline_yet():
+    text = render([task(baseline=())])
+    assert "no baseline yet" in table_rows(text)[1]
+    assert "no baseline" in html.unescape(text.split("\n\n")[1]).lower()
+    assert "line [" not in text  # no baseline line on the chart
+
+
+def test_zero_tasks():
+    text = render([])
+    assert text.startswith(MARKER + "\n")
+    assert "No platform tasks have reported" in html.unescape(text)
+    assert not table_rows(text)
+    assert "mermaid" not in text
+    assert text.count(MARKER) == 1
+
+
+def test_thirty_tasks_fold_the_rest_into_details():
+    summaries = [task(f"task-{i:02d}", n=1 + i % 5) for i in range(30)]
+    text = render(summaries)
+    rows = table_rows(text)
+    assert len(rows) == 2 + 30  # two headers
+    open_part, folded = text.split("<details><summary>", 1)
+    assert len(table_rows(open_part)) == 1 + OPEN_ROWS
+    assert folded.startswith(f"{30 - OPEN_ROWS} more tasks</summary>")
+    assert text.count("```mermaid") == CHART_TASKS
+    assert len(text) < MAX_COMMENT_CHARS
+
+
+def test_tasks_needing_attention_come_first():
+    text = render([task("fine"), task("broken", outcome="failure")])
+    assert table_rows(text)[1].startswith("| broken |")
+
+
+def test_chart_shows_recent_durations_against_the_baseline():
+    text = render([task(n=4, baseline=(2000,))])
+    chart = re.search(r"```mermaid\n(.*?)\n```", text, flags=re.DOTALL).group(1)
+    assert chart.splitlines() == [
+        "xychart-beta",
+        '    title "deploy: last 4 runs vs baseline p50 (s)"',
+        '    x-axis ["1", "2", "3", "4"]',
+        '    y-axis "s"',
+        "    bar [0.9, 0.9, 0.9, 0.9]",
+        "    line [2.0, 2.0, 2.0, 2.0]",
+    ]
+
+
+def test_footer_names_the_pull_request_in_utc():
+    text = render([], updated_at=datetime(2025, 3, 1, 14, 5, tzinfo=timezone(timedelta(hours=2))))
+    assert "Updated 2025-03-01 12:05 UTC for octo&#47;app pull request 42" in text
+
+
+def test_dashboard_link_only_when_https():
+    assert "[dashboard](https://dash.example/pr/42)" in render(
+        [], dashboard_url="https://dash.example/pr/42"
+    )
+    assert "dashboard" not in render([], dashboard_url="http://dash.example/pr/42")
+
+
+# escaping
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_names_render_harmlessly(name):
+    text = render([task(name, kind=name), task("deploy")])
+    prose = outside_code_fences(text)
+    decoded = html.unescape(prose).replace("\u200b", "")
+    # Nothing the user wrote becomes a mention, link, tag, comment or code span ...
+    assert "@" not in prose
+    assert "](http:" not in prose
+    assert "[x]" not in prose
+    assert "http://" not in prose
+    assert "<a" not in prose
+    assert "`" not in prose
+    assert prose.count("<!--") == 1
+    assert prose.count("-->") == 1
+    assert "\u202e" not in text
+    # ... or, once GitHub has decoded entities, a mention or reference.
+    rendered = html.unescape(prose)
+    assert not re.search(r"@[A-Za-z0-9]", rendered)
+    assert not re.search(r"#\d", rendered)
+    assert not re.search(r"GH-\d", rendered)
+    assert not re.search(r"(https?|mailto):/?/?[a-z]", rendered.replace("https://github.com", ""))
+    assert not re.search(r"www\.[a-z]", rendered)
+    # Yet it still reads as what the user wrote.
+    assert " ".join(name.split()).replace("\u202e", "")[:20] in decoded
+    # The table keeps its shape: no user "|" or line break splits a cell.
+    for row in table_rows(text):
+        assert row.count("|") == COLUMNS + 1
+    assert len(table_rows(text)) == 3
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_names_cannot_break_the_mermaid_block(name):
+    text = render([task(name, n=5)])
+    chart = re.search(r"```mermaid\n(.*?)\n```", text, flags=re.DOTALL).group(1)
+    title = chart.splitlines()[1]
+    assert title.count('"') == 2
+    assert "`" not in chart
+    assert "%%" not in chart
+    assert len(chart.splitlines()) == 6
+    assert text.count("```") == 2
+
+
+def test_escape_markdown_examples():
+    assert escape_markdown("deploy prod") == "deploy prod"
+    assert escape_markdown("a|b") == "a&#124;b"
+    assert escape_markdown("@org") == "&#64;&#8203;org"
+    assert escape_markdown("[x](y)") == "&#91;x&#93;&#40;y&#41;"
+    assert escape_markdown("GH-1") == "GH&#45;&#8203;1"
+    assert escape_markdown("a\n\tb") == "a b"
+    assert escape_markdown("déploiement") == "déploiement"
+
+
+def test_escape_markdown_decodes_back_to_the_text():
+    text = "@org/team [x](http://evil) | <!-- `x` --> #1 &amp; \\*_~"
+    assert html.unescape(escape_markdown(text)).replace("\u200b", "") == text
+
+
+def test_escape_mermaid_label():
+    label = escape_mermaid_label('a"b`c]d\ne%%{init}%% #1')
+    assert label == "a_b_c_d e___init___ _1"
+    assert escape_mermaid_label("x" * 100) == "x" * 39 + "…"
+
+
+# links
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "http://github.com/o/r/actions/runs/1",
+        "javascript:alert(1)",
+        "https://github.com/o/r/actions/runs/1)[x](https://evil",
+        "https://user@evil.example/",
+        "https://github.com/o/r/actions/runs/1 onmouseover",
+        "https://github.com/o/r/actions/runs/1|x",
+        "https://github.com/o/r?a=1&lt;b",
+        "https:///no-host",
+        "https://github.com/" + "a" * 600,
+    ],
+)
+def test_unsafe_urls_are_omitted(url):
+    assert safe_https_url(url) is None
+    text = render([task(url=url)])
+    assert "[logs]" not in text
+    assert table_rows(text)[1].endswith("| — |")
+
+
+def test_safe_url_is_kept():
+    url = "https://github.com/o/r/actions/runs/1/job/2?pr=42#step:3:1"
+    assert safe_https_url(url) == url
+
+
+# durations
+
+
+@pytest.mark.parametrize(
+    ("ms", "expected"),
+    [
+        (None, "—"),
+        (0, "0 ms"),
+        (850, "850 ms"),
+        (999.6, "1.0 s"),
+        (1234, "1.2 s"),
+        (9_949, "9.9 s"),
+        (9_950, "10 s"),
+        (42_400, "42 s"),
+        (59_600, "1 m 00 s"),
+        (185_000, "3 m 05 s"),
+        (3_725_000, "1 h 02 m"),
+    ],
+)
+def test_format_duration(ms, expected):
+    assert format_duration(ms) == expected
+
+
+# size
+
+
+def test_huge_input_stays_under_the_comment_limit():
+    worst_name = "@" * 200  # every character escapes to the longest form
+    summaries = [
+        task(f"{worst_name}{i}", kind=worst_name, n=25, url=f"https://github.com/{'a' * 400}/{i}")
+        for i in range(300)
+    ]
+    text = render(summaries, dashboard_url="https://dash.example/x")
+    assert len(text) <= MAX_COMMENT_CHARS
+    assert text.splitlines()[0] == MARKER
+    assert text.count(MARKER) == 1
+    assert "not shown here" in text
+    for row in table_rows(text):
+        assert row.count("|") == COLUMNS + 1
+    assert text.rstrip().endswith("</sub>")
