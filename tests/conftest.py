@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path

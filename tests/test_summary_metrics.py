@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from heatmeter.summary.metrics import (
     ON_PAR_PCT,
     RECENT_DURATIONS_LIMIT,

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from heatmeter.summary.metrics import RunSample, TaskSummary, summarize_task
 from heatmeter.summary.render import (
     CHART_TASKS,

@@ -15,6 +15,7 @@ from .keys import http_key, oidc_key, pool_key, settings_key
 from .reports import routes as reports
 from .reports.auth import OidcVerifier
 from .settings import Settings
+from .webhooks import routes as webhooks
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
+    app.add_routes(webhooks.routes)
     return app
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 
+from ..comments.outbox import request_comment
 from .auth import Reporter
 from .schema import Report
 
@@ -46,6 +47,16 @@ WHERE task_runs.closed_by IS DISTINCT FROM 'report'
 RETURNING id
 """
 
+# A report from a push (no PR in its event) belongs to the open PR whose head it ran:
+# the same commit, or the same branch of the same repository.
+FIND_PULL_REQUEST = """
+SELECT number FROM pull_requests
+WHERE repository = $1 AND state = 'open'
+  AND (head_sha = $2 OR (head_repository = repository AND 'refs/heads/' || head_ref = $3))
+ORDER BY updated_at DESC
+LIMIT 1
+"""
+
 SELECT_ID_BY_KEY = """
 SELECT id FROM task_runs
 WHERE repository = $1 AND run_id = $2 AND run_attempt = $3 AND job = $4 AND task = $5
@@ -60,6 +71,20 @@ class Stored:
 
 
 async def store_report(conn: asyncpg.Connection, report: Report, reporter: Reporter) -> Stored:
+    """Store the report and ask for its PR's comment to be refreshed, in one transaction."""
+    async with conn.transaction():
+        if report.pull_request is None and (report.sha or report.ref):
+            number = await conn.fetchval(
+                FIND_PULL_REQUEST, report.repository, report.sha, report.ref
+            )
+            report = replace(report, pull_request=number)
+        stored = await _store(conn, report, reporter)
+        if not stored.duplicate and report.pull_request is not None:
+            await request_comment(conn, report.repository, report.pull_request)
+    return stored
+
+
+async def _store(conn: asyncpg.Connection, report: Report, reporter: Reporter) -> Stored:
     finish = report.phase == "finish"
     row_id = await conn.fetchval(
         UPSERT_FINISH if finish else INSERT_START,

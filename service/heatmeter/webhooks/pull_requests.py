@@ -1,0 +1,72 @@
+"""Remembers pull requests, so reports from their branch or commit are attached to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from gidgethub import routing, sansio
+
+from ..comments.outbox import request_comment
+from .payloads import github_time, installation_id, repository_name
+
+router = routing.Router()
+
+UPSERT_PULL_REQUEST = """
+INSERT INTO pull_requests (
+    repository, number, head_sha, head_ref, head_repository, base_ref, default_branch,
+    state, merged, installation_id, opened_at, updated_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+ON CONFLICT (repository, number) DO UPDATE SET
+    head_sha = EXCLUDED.head_sha, head_ref = EXCLUDED.head_ref,
+    head_repository = EXCLUDED.head_repository, base_ref = EXCLUDED.base_ref,
+    default_branch = EXCLUDED.default_branch, state = EXCLUDED.state,
+    merged = EXCLUDED.merged,
+    installation_id = coalesce(EXCLUDED.installation_id, pull_requests.installation_id),
+    updated_at = now()
+"""
+
+# Runs that reported no PR (push events) but ran this PR's head commit, or its branch
+# since the PR was opened. Branch names count only for same-repository branches.
+ATTACH_RUNS = """
+UPDATE task_runs SET pull_request = $2, updated_at = now()
+WHERE repository = $1 AND pull_request IS NULL
+  AND (sha = $3 OR ($4::text IS NOT NULL AND ref = 'refs/heads/' || $4
+       AND started_at >= coalesce($5, '-infinity'::timestamptz)))
+"""
+
+
+@router.register("pull_request", action="opened")
+@router.register("pull_request", action="reopened")
+@router.register("pull_request", action="synchronize")
+@router.register("pull_request", action="edited")
+@router.register("pull_request", action="closed")
+async def remember_pull_request(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
+    pr = event.data["pull_request"]
+    repository = repository_name(event.data)
+    head_repo = (pr["head"].get("repo") or {}).get("full_name")
+    await db.execute(
+        UPSERT_PULL_REQUEST,
+        repository,
+        pr["number"],
+        pr["head"]["sha"],
+        pr["head"]["ref"],
+        head_repo,
+        pr["base"]["ref"],
+        event.data["repository"].get("default_branch"),
+        pr["state"],
+        bool(pr.get("merged")),
+        installation_id(event.data),
+        github_time(pr.get("created_at")),
+    )
+    same_repo_branch = pr["head"]["ref"] if head_repo == repository else None
+    attached = await db.execute(
+        ATTACH_RUNS,
+        repository,
+        pr["number"],
+        pr["head"]["sha"],
+        same_repo_branch,
+        github_time(pr.get("created_at")),
+    )
+    if attached != "UPDATE 0":
+        await request_comment(db, repository, pr["number"])

@@ -1,0 +1,59 @@
+"""POST /webhooks/github: check the signature, record the delivery once, dispatch."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+from gidgethub import BadRequest, ValidationFailure, sansio
+
+from ..errors import json_error, read_body
+from ..keys import pool_key, settings_key
+from . import router
+
+log = structlog.get_logger(__name__)
+routes = web.RouteTableDef()
+
+# GitHub caps webhook payloads at 25 MB.
+MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
+
+RECORD_DELIVERY = """
+INSERT INTO webhook_deliveries (delivery_id, event, action) VALUES ($1, $2, $3)
+ON CONFLICT (delivery_id) DO NOTHING
+RETURNING delivery_id
+"""
+
+
+@routes.post("/webhooks/github")
+async def receive_webhook(request: web.Request) -> web.Response:
+    secret = request.app[settings_key].webhook_secret
+    if secret is None:
+        return json_error(
+            503, "webhooks_not_configured", "set GITHUB_WEBHOOK_SECRET to receive webhooks"
+        )
+    body = await read_body(request, MAX_PAYLOAD_BYTES)
+    try:
+        event = sansio.Event.from_http(request.headers, body, secret=secret)
+    except ValidationFailure as exc:
+        log.info("webhook refused", reason=str(exc))
+        return json_error(401, "bad_signature", f"X-Hub-Signature-256 does not verify: {exc}")
+    except (BadRequest, KeyError, ValueError) as exc:
+        return json_error(400, "bad_webhook", f"not a GitHub webhook delivery: {exc!r}")
+    if not isinstance(event.data, dict):
+        return json_error(400, "bad_webhook", "the payload is not a JSON object")
+
+    action = event.data.get("action")
+    log_ = log.bind(event=event.event, action=action, delivery_id=event.delivery_id)
+    # The delivery row and every effect of the handlers commit together: a handler that
+    # fails leaves no trace, so GitHub's redelivery runs it again from the start.
+    async with request.app[pool_key].acquire() as conn, conn.transaction():
+        first = await conn.fetchval(
+            RECORD_DELIVERY, event.delivery_id, event.event, action if action else None
+        )
+        if first is None:
+            log_.info("webhook redelivered; nothing to do")
+            return web.json_response({"delivery": event.delivery_id, "duplicate": True})
+        await router.dispatch(event, db=conn)
+    log_.info("webhook handled")
+    if event.event == "ping":
+        return web.json_response({"delivery": event.delivery_id, "zen": event.data.get("zen")})
+    return web.json_response({"delivery": event.delivery_id, "duplicate": False})
