@@ -1,0 +1,1 @@
+"""Tests of heatmeter's GitHub REST side, against a local fake of the API."""

@@ -1,0 +1,442 @@
+"""A local aiohttp server that answers like GitHub's REST API and records what it was sent.
+
+Start it with ``async with serve_fake_github(...) as fake`` (or the ``fake_github``
+fixture) and point the code under test at ``fake.url``. It knows repositories you add,
+App installations, installation tokens it minted, plain tokens you add, and issue
+comments; a test can script failures for the next requests matching a method and path.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+APP_SLUG = "heatmeter"
+BOT_USER = {"login": f"{APP_SLUG}[bot]", "id": 41898282, "type": "Bot"}
+PERSON = {"login": "octocat", "id": 583231, "type": "User"}
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake saw it, and the status it answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    status: int = 0
+    # When it arrived (time.monotonic), to check that waits really happened.
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Scripted:
+    method: str
+    path: str
+    status: int
+    body: Any
+    headers: dict[str, str]
+    remaining: int
+    # True: do the real work first, then answer with the failure (GitHub made the comment
+    # but the answer was lost). "disconnect": drop the connection without an answer.
+    after: bool = False
+    disconnect: bool = False
+
+
+@dataclass
+class _Token:
+    installation_id: int | None  # None: a plain token that may act on every repository
+    expires_at: float | None
+    login: dict[str, Any] = field(default_factory=lambda: dict(PERSON))
+
+
+class FakeGitHub:
+    """GitHub's REST API, the parts heatmeter uses, in memory."""
+
+    def __init__(
+        self,
+        *,
+        app_id: int = 4242,
+        app_public_key: str | bytes | None = None,
+        token_lifetime_s: float = 3600.0,
+    ) -> None:
+        self.app_id = app_id
+        self.app_public_key = app_public_key
+        self.token_lifetime_s = token_lifetime_s
+        self.url = ""  # set once served
+        self.requests: list[RecordedRequest] = []
+        self.minted_tokens: list[str] = []
+        self._repositories: dict[str, int | None] = {}  # lower-case name -> installation
+        self._tokens: dict[str, _Token] = {}
+        self._comments: dict[int, dict[str, Any]] = {}
+        self._comment_ids = itertools.count(1_000_001)
+        self._scripted: list[_Scripted] = []
+
+    # --- setting the scene -------------------------------------------------------
+
+    def add_repository(self, repository: str, *, installation_id: int | None = None) -> None:
+        """A repository that exists; with ``installation_id``, the App is installed on it."""
+        self._repositories[repository.lower()] = installation_id
+
+    def remove_repository(self, repository: str) -> None:
+        self._repositories.pop(repository.lower(), None)
+
+    def add_token(self, token: str, *, user: dict[str, Any] | None = None) -> None:
+        """A plain token (``GITHUB_TOKEN``, PAT) valid for every repository."""
+        self._tokens[token] = _Token(None, None, dict(user or PERSON))
+
+    def revoke_tokens(self) -> None:
+        """Every installation token stops working (401), as after a key rotation."""
+        for value in [t for t, info in self._tokens.items() if info.installation_id is not None]:
+            del self._tokens[value]
+
+    def add_comment(
+        self, repository: str, number: int, body: str, *, by_app: bool = False
+    ) -> dict[str, Any]:
+        """A comment already on the PR, written by a person or (``by_app``) by the App."""
+        return self._new_comment(repository, number, body, by_app=by_app, user=None)
+
+    def delete_comment(self, comment_id: int) -> None:
+        del self._comments[comment_id]
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        after: bool = False,
+    ) -> None:
+        """Answer the next ``times`` requests matching ``method`` and ``path`` (a glob,
+        e.g. ``/repos/*/issues/comments/*``) with ``status``; ``after=True`` does the
+        real work first, as when GitHub acts but the answer is lost on the way."""
+        if body is None:
+            body = {"message": "Server Error" if status >= 500 else "Failed"}
+        self._scripted.append(
+            _Scripted(method.upper(), path, status, body, dict(headers or {}), times, after)
+        )
+
+    def disconnect(self, method: str, path: str, *, times: int = 1) -> None:
+        """Drop the connection, with no answer, on the next ``times`` matching requests.
+
+        aiohttp's client silently retries an idempotent request once when a pooled
+        connection drops, so a GET needs ``times=2`` to reach the code under test.
+        """
+        self._scripted.append(_Scripted(method.upper(), path, 0, None, {}, times, disconnect=True))
+
+    # --- looking at what happened ------------------------------------------------
+
+    def comments(self, repository: str, number: int) -> list[dict[str, Any]]:
+        """The PR's comments, oldest first."""
+        return [
+            c
+            for c in self._comments.values()
+            if c["_repository"] == repository.lower() and c["_number"] == number
+        ]
+
+    @property
+    def writes(self) -> list[RecordedRequest]:
+        """Every POST or PATCH of an issue comment, answered however it was."""
+        return [
+            r
+            for r in self.requests
+            if r.method in {"POST", "PATCH"} and fnmatch.fnmatchcase(r.path, "/repos/*/comments*")
+        ]
+
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        """Recorded requests matching ``method`` and the glob ``path``."""
+        return [
+            r
+            for r in self.requests
+            if r.method == method.upper() and fnmatch.fnmatchcase(r.path, path)
+        ]
+
+    # --- the server ----------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._record, self._script])
+        repo = "/repos/{owner}/{repo}"
+        app.router.add_post("/app/installations/{id}/access_tokens", self._access_token)
+        app.router.add_get(f"{repo}/installation", self._installation)
+        app.router.add_get(f"{repo}/issues/{{number:\\d+}}/comments", self._list_comments)
+        app.router.add_post(f"{repo}/issues/{{number:\\d+}}/comments", self._create_comment)
+        app.router.add_get(f"{repo}/issues/comments/{{id:\\d+}}", self._get_comment)
+        app.router.add_patch(f"{repo}/issues/comments/{{id:\\d+}}", self._edit_comment)
+        app.router.add_delete(f"{repo}/issues/comments/{{id:\\d+}}", self._delete_comment)
+        return app
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw.decode(errors="replace")
+        recorded = RecordedRequest(
+            request.method, request.path, dict(request.query), dict(request.headers), payload
+        )
+        self.requests.append(recorded)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            recorded.status = exc.status
+            raise
+        recorded.status = response.status
+        return response
+
+    @web.middleware
+    async def _script(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        scripted = next(
+            (
+                s
+                for s in self._scripted
+                if s.remaining > 0
+                and s.method == request.method
+                and fnmatch.fnmatchcase(request.path, s.path)
+            ),
+            None,
+        )
+        if scripted is None:
+            return await handler(request)
+        scripted.remaining -= 1
+        if scripted.disconnect:
+            assert request.transport is not None
+            request.transport.abort()
+            # Nobody will read this answer: the connection is already gone.
+            return web.Response(status=599)
+        if scripted.after:
+            await handler(request)
+        return web.json_response(scripted.body, status=scripted.status, headers=scripted.headers)
+
+    async def _access_token(self, request: web.Request) -> web.Response:
+        self._require_app_jwt(request)
+        installation_id = int(request.match_info["id"])
+        if installation_id not in self._repositories.values():
+            return _not_found()
+        value = "ghs_" + secrets.token_urlsafe(27)
+        expires_at = time.time() + self.token_lifetime_s
+        self._tokens[value] = _Token(installation_id, expires_at, dict(BOT_USER))
+        self.minted_tokens.append(value)
+        return web.json_response(
+            {
+                "token": value,
+                "expires_at": _iso(expires_at),
+                "permissions": {"issues": "write", "pull_requests": "write"},
+                "repository_selection": "selected",
+            },
+            status=201,
+        )
+
+    async def _installation(self, request: web.Request) -> web.Response:
+        self._require_app_jwt(request)
+        owner = request.match_info["owner"]
+        installation_id = self._repositories.get(f"{owner}/{request.match_info['repo']}".lower())
+        if installation_id is None:
+            return _not_found()
+        return web.json_response(
+            {
+                "id": installation_id,
+                "app_id": self.app_id,
+                "app_slug": APP_SLUG,
+                "account": {"login": owner},
+                "target_type": "Organization",
+            }
+        )
+
+    async def _list_comments(self, request: web.Request) -> web.Response:
+        repository, _ = self._require_repository_access(request)
+        number = int(request.match_info["number"])
+        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
+        page = max(1, int(request.query.get("page", "1")))
+        everything = self.comments(repository, number)
+        chunk = everything[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(everything) // per_page))
+        headers = {"Link": _link_header(request, per_page, page, last)} if last > 1 else {}
+        return web.json_response([_public(c) for c in chunk], headers=headers)
+
+    async def _create_comment(self, request: web.Request) -> web.Response:
+        repository, token = self._require_repository_access(request)
+        payload = await request.json()
+        if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+            return _invalid("body")
+        comment = self._new_comment(
+            repository,
+            int(request.match_info["number"]),
+            payload["body"],
+            by_app=token.installation_id is not None,
+            user=token.login,
+        )
+        return web.json_response(_public(comment), status=201)
+
+    async def _get_comment(self, request: web.Request) -> web.Response:
+        repository, _ = self._require_repository_access(request)
+        comment = self._comment_in(repository, request)
+        return _not_found() if comment is None else web.json_response(_public(comment))
+
+    async def _edit_comment(self, request: web.Request) -> web.Response:
+        repository, _ = self._require_repository_access(request)
+        comment = self._comment_in(repository, request)
+        if comment is None:
+            return _not_found()
+        payload = await request.json()
+        if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+            return _invalid("body")
+        comment["body"] = payload["body"]
+        comment["updated_at"] = _iso(time.time())
+        return web.json_response(_public(comment))
+
+    async def _delete_comment(self, request: web.Request) -> web.Response:
+        repository, _ = self._require_repository_access(request)
+        comment = self._comment_in(repository, request)
+        if comment is None:
+            return _not_found()
+        del self._comments[comment["id"]]
+        return web.Response(status=204)
+
+    # --- helpers -----------------------------------------------------------------
+
+    def _credentials(self, request: web.Request) -> tuple[str, str]:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in {"token", "bearer"} or not value.strip():
+            raise _unauthorized("Requires authentication")
+        return scheme.lower(), value.strip()
+
+    def _require_app_jwt(self, request: web.Request) -> None:
+        scheme, value = self._credentials(request)
+        if scheme != "bearer" or self.app_public_key is None:
+            raise _unauthorized("A JSON web token could not be decoded")
+        try:
+            claims = jwt.decode(
+                value,
+                self.app_public_key,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"]},
+            )
+        except jwt.PyJWTError:
+            raise _unauthorized("A JSON web token could not be decoded") from None
+        if str(claims["iss"]) != str(self.app_id):
+            raise _unauthorized("'Issuer' claim ('iss') must be an Integer")
+
+    def _require_repository_access(self, request: web.Request) -> tuple[str, _Token]:
+        _, value = self._credentials(request)
+        token = self._tokens.get(value)
+        if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
+            raise _unauthorized("Bad credentials")
+        repository = f"{request.match_info['owner']}/{request.match_info['repo']}".lower()
+        if repository not in self._repositories:
+            raise web.HTTPNotFound(**_json({"message": "Not Found"}))
+        # GitHub hides what an installation cannot see behind a 404.
+        if token.installation_id not in {None, self._repositories[repository]}:
+            raise web.HTTPNotFound(**_json({"message": "Not Found"}))
+        return repository, token
+
+    def _comment_in(self, repository: str, request: web.Request) -> dict[str, Any] | None:
+        comment = self._comments.get(int(request.match_info["id"]))
+        if comment is None or comment["_repository"] != repository:
+            return None
+        return comment
+
+    def _new_comment(
+        self,
+        repository: str,
+        number: int,
+        body: str,
+        *,
+        by_app: bool,
+        user: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        comment_id = next(self._comment_ids)
+        now = _iso(time.time())
+        comment = {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{self.url}/repos/{repository}/issues/comments/{comment_id}",
+            "html_url": f"https://github.com/{repository}/pull/{number}#issuecomment-{comment_id}",
+            "body": body,
+            "user": dict(user or (BOT_USER if by_app else PERSON)),
+            "created_at": now,
+            "updated_at": now,
+            "author_association": "NONE" if by_app else "MEMBER",
+            "performed_via_github_app": (
+                {"id": self.app_id, "slug": APP_SLUG, "name": APP_SLUG} if by_app else None
+            ),
+            "_repository": repository.lower(),
+            "_number": number,
+        }
+        self._comments[comment_id] = comment
+        return comment
+
+
+@asynccontextmanager
+async def serve_fake_github(**kwargs: Any) -> AsyncIterator[FakeGitHub]:
+    """Serve a ``FakeGitHub(**kwargs)`` on 127.0.0.1 at an ephemeral port."""
+    fake = FakeGitHub(**kwargs)
+    server = TestServer(fake.make_app(), host="127.0.0.1")
+    await server.start_server()
+    fake.url = str(server.make_url("")).rstrip("/")
+    try:
+        yield fake
+    finally:
+        await server.close()
+
+
+def _public(comment: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in comment.items() if not k.startswith("_")}
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _link_header(request: web.Request, per_page: int, page: int, last: int) -> str:
+    def url(n: int) -> str:
+        return str(request.url.update_query({"per_page": per_page, "page": n}))
+
+    links = []
+    if page > 1:
+        links += [f'<{url(page - 1)}>; rel="prev"']
+    if page < last:
+        links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+    if page > 1:
+        links += [f'<{url(1)}>; rel="first"']
+    return ", ".join(links)
+
+
+def _json(body: Any) -> dict[str, Any]:
+    return {"text": json.dumps(body), "content_type": "application/json"}
+
+
+def _unauthorized(message: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(**_json({"message": message}))
+
+
+def _not_found() -> web.Response:
+    return web.json_response({"message": "Not Found"}, status=404)
+
+
+def _invalid(field_name: str) -> web.Response:
+    return web.json_response(
+        {
+            "message": "Invalid request.",
+            "errors": [{"resource": "IssueComment", "code": "missing_field", "field": field_name}],
+        },
+        status=422,
+    )
