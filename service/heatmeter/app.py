@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -10,11 +12,22 @@ import structlog
 from aiohttp import web
 
 from . import __version__, health, openapi
+from .comments.worker import CommentWorker
 from .errors import request_context
-from .keys import http_key, oidc_key, pool_key, settings_key
+from .github.auth import auth_from_settings
+from .github.comments import upsert_comment
+from .keys import (
+    comment_worker_key,
+    github_auth_key,
+    http_key,
+    oidc_key,
+    pool_key,
+    settings_key,
+)
 from .reports import routes as reports
 from .reports.auth import OidcVerifier
 from .settings import Settings
+from .summary.render import MARKER
 from .webhooks import routes as webhooks
 
 log = structlog.get_logger(__name__)
@@ -31,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
+    app.cleanup_ctx.append(_comment_worker)
     app.add_routes(health.routes)
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
@@ -64,3 +78,51 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         log.info("HEATMETER_REPORT_SECRET is not set: only OIDC-authenticated reports accepted")
     yield
     await session.close()
+
+
+async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    session = app[http_key]
+    auth = app[github_auth_key] = auth_from_settings(settings, session)
+    if auth is None:
+        log.warning(
+            "comments are off: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN; "
+            "reports are still stored and their comment requests wait in the outbox"
+        )
+        app[comment_worker_key] = None
+        yield
+        return
+
+    async def write_comment(repository: str, number: int, body: str, comment_id: int | None) -> int:
+        return await upsert_comment(
+            session,
+            auth,
+            repository,
+            number,
+            body,
+            marker=MARKER,
+            comment_id=comment_id,
+            api_url=settings.github_api_url,
+            budget_s=settings.github_retry_budget_s,
+        )
+
+    worker = app[comment_worker_key] = CommentWorker(
+        app[pool_key],
+        write_comment,
+        debounce_s=settings.comment_debounce_s,
+        web_url=web_url(settings.github_api_url),
+    )
+    log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
+    task = asyncio.create_task(worker.run(), name="comment-worker")
+    yield
+    # A write cut short here keeps its outbox row; its lease runs out and it is retried.
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def web_url(api_url: str) -> str:
+    """GitHub's web root for its REST root: api.github.com, or GHES's /api/v3."""
+    if api_url.rstrip("/") == "https://api.github.com":
+        return "https://github.com"
+    return api_url.rstrip("/").removesuffix("/api/v3")

@@ -29,6 +29,9 @@ class Settings:
     github_token: str | None = field(default=None, repr=False)
     github_api_url: str = "https://api.github.com"
     comment_debounce_s: float = 2.0
+    # How long one comment write may spend waiting out GitHub's failures before the
+    # outbox takes over and retries it later.
+    github_retry_budget_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     log_format: str = "auto"
 
@@ -71,6 +74,9 @@ class Settings:
             github_token=text("GITHUB_TOKEN"),
             github_api_url=(text("GITHUB_API_URL") or cls.github_api_url).rstrip("/"),
             comment_debounce_s=number("HEATMETER_COMMENT_DEBOUNCE", cls.comment_debounce_s, float),
+            github_retry_budget_s=number(
+                "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
+            ),
             log_format=log_format,
         )
 

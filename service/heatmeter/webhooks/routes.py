@@ -7,8 +7,10 @@ from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
 
 from ..errors import json_error, read_body
-from ..keys import pool_key, settings_key
+from ..github.auth import AppAuth, GitHubAuth
+from ..keys import github_auth_key, pool_key, settings_key
 from . import router
+from .payloads import installation_id
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -54,6 +56,17 @@ async def receive_webhook(request: web.Request) -> web.Response:
             return web.json_response({"delivery": event.delivery_id, "duplicate": True})
         await router.dispatch(event, db=conn)
     log_.info("webhook handled")
+    _tell_auth(request.app[github_auth_key], event)
     if event.event == "ping":
         return web.json_response({"delivery": event.delivery_id, "zen": event.data.get("zen")})
     return web.json_response({"delivery": event.delivery_id, "duplicate": False})
+
+
+def _tell_auth(auth: GitHubAuth | None, event: sansio.Event) -> None:
+    """Webhooks name the installation of their repository: spare the App a lookup."""
+    if not isinstance(auth, AppAuth) or (installation := installation_id(event.data)) is None:
+        return
+    if event.event == "installation" and event.data.get("action") in {"deleted", "suspend"}:
+        auth.forget_installation(installation)
+    elif repository := (event.data.get("repository") or {}).get("full_name"):
+        auth.remember_installation(repository, installation)

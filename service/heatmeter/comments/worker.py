@@ -1,0 +1,136 @@
+"""The comment worker: drains the outbox, rendering and writing each PR's one comment."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from ..errors import DATABASE_DOWN
+from ..summary.render import render_summary
+from . import outbox
+from .data import WrittenComment, load_summaries, remember_comment, written_comment
+
+log = structlog.get_logger(__name__)
+
+REFUSED_RETRY_S = 3600.0
+
+# (repository, pull request number, body, known comment id or None) -> the comment's id.
+# Raises GitHubUnavailable / GitHubRefused (heatmeter.github.comments) on failure.
+WriteComment = Callable[[str, int, str, int | None], Awaitable[int]]
+
+
+class CommentWorker:
+    """Claims due outbox rows and writes their comments, one PR at a time.
+
+    One PR at a time on purpose: GitHub asks integrations to serialise writes to avoid
+    its secondary rate limits, and replicas add parallelism where it is safe.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        write_comment: WriteComment,
+        *,
+        debounce_s: float,
+        web_url: str,
+        batch: int = 10,
+        lease_s: float = 120.0,
+        idle_poll_s: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._write_comment = write_comment
+        self._debounce_s = debounce_s
+        self._web_url = web_url
+        self._batch = batch
+        self._lease_s = lease_s
+        self._idle_poll_s = idle_poll_s
+        self.writes = 0
+
+    async def run(self) -> None:
+        """Work until cancelled; a database outage pauses the worker, it does not stop it."""
+        while True:
+            try:
+                done = await self.run_once()
+                if not done:
+                    await asyncio.sleep(await self._idle_wait())
+            except DATABASE_DOWN as exc:
+                log.warning("comment worker waiting for the database", error=repr(exc))
+                await asyncio.sleep(5)
+
+    async def run_once(self) -> int:
+        """Process the rows due now; return how many were claimed."""
+        async with self._pool.acquire() as conn:
+            claims = await outbox.claim_due(
+                conn, debounce_s=self._debounce_s, limit=self._batch, lease_s=self._lease_s
+            )
+        for claim in claims:
+            await self._process(claim)
+        return len(claims)
+
+    async def _idle_wait(self) -> float:
+        async with self._pool.acquire() as conn:
+            wait = await outbox.seconds_until_next_due(conn, debounce_s=self._debounce_s)
+        ceiling = min(self._idle_poll_s, max(self._debounce_s, 0.05))
+        return ceiling if wait is None else min(max(wait, 0.02), ceiling)
+
+    async def _process(self, claim: outbox.Claim) -> None:
+        from ..github.comments import GitHubRefused, GitHubUnavailable
+
+        bound = log.bind(repository=claim.repository, pull_request=claim.pull_request)
+        async with self._pool.acquire() as conn:
+            summaries = await load_summaries(
+                conn, claim.repository, claim.pull_request, web_url=self._web_url
+            )
+            previous = await written_comment(conn, claim.repository, claim.pull_request)
+        # The body carries a timestamp; the digest of what it shows decides whether a
+        # write is needed, so a webhook that changes nothing costs no GitHub call.
+        digest = hashlib.sha256(repr(summaries).encode()).hexdigest()
+        if not summaries or (previous and previous.body_sha256 == digest):
+            async with self._pool.acquire() as conn:
+                await outbox.complete(conn, claim)
+            return
+        body = render_summary(
+            summaries,
+            repository=claim.repository,
+            pull_request=claim.pull_request,
+            updated_at=datetime.now(UTC),
+        )
+        try:
+            comment_id = await self._write_comment(
+                claim.repository, claim.pull_request, body, previous and previous.comment_id
+            )
+        except (GitHubUnavailable, GitHubRefused, *DATABASE_DOWN) as exc:
+            # A refusal (repository gone, app uninstalled) will not mend itself soon: park
+            # the row for an hour rather than drop it; an outage gets the usual backoff.
+            refused = isinstance(exc, GitHubRefused)
+            retry_after = REFUSED_RETRY_S if refused else getattr(exc, "retry_after", None)
+            async with self._pool.acquire() as conn:
+                delay = await outbox.fail(conn, claim, _describe(exc), retry_after)
+            bound.warning(
+                "comment write failed; kept for retry",
+                error=_describe(exc),
+                attempts=claim.attempts,
+                retry_in_s=round(delay, 1),
+            )
+            return
+        except Exception as exc:
+            async with self._pool.acquire() as conn:
+                await outbox.fail(conn, claim, _describe(exc))
+            bound.exception("comment write crashed; kept for retry")
+            return
+        self.writes += 1
+        async with self._pool.acquire() as conn, conn.transaction():
+            await remember_comment(
+                conn, claim.repository, claim.pull_request, WrittenComment(comment_id, digest)
+            )
+            await outbox.complete(conn, claim)
+        bound.info("comment written", comment_id=comment_id, tasks=len(summaries))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
