@@ -74,9 +74,13 @@ class OidcVerifier:
     """Verifies GitHub Actions OIDC tokens against the issuer's published keys.
 
     Keys come from the issuer's discovery document and are cached; an unknown key id
-    triggers one refresh (GitHub rotates keys), rate-limited so a flood of forged key
-    ids cannot turn into a flood of requests to the issuer.
+    triggers one refresh (GitHub rotates keys), at most one a second so a flood of forged
+    key ids cannot turn into a flood of requests to the issuer. Inside that second an
+    unknown key id is answered "retry" (503), not "no" (401): the action retries a 503,
+    so a token signed with a brand-new key is never lost to the rate limit.
     """
+
+    MIN_REFRESH_INTERVAL_S = 1.0
 
     def __init__(
         self,
@@ -84,13 +88,11 @@ class OidcVerifier:
         issuer: str,
         audience: str,
         *,
-        min_refresh_interval: float = 30.0,
         leeway: float = 30.0,
     ) -> None:
         self._session = session
         self.issuer = issuer.rstrip("/")
         self.audience = audience
-        self._min_refresh_interval = min_refresh_interval
         self._leeway = leeway
         self._keys: dict[str, Any] = {}
         self._refreshed_at = float("-inf")
@@ -130,8 +132,9 @@ class OidcVerifier:
     async def _key(self, kid: str | None) -> Any:
         if kid not in self._keys:
             async with self._lock:
-                stale = time.monotonic() - self._refreshed_at >= self._min_refresh_interval
-                if kid not in self._keys and stale:
+                if kid not in self._keys:
+                    if time.monotonic() - self._refreshed_at < self.MIN_REFRESH_INTERVAL_S:
+                        raise OidcUnavailable("the issuer's keys were refreshed just now; retry")
                     await self._refresh()
         try:
             return self._keys[kid]
