@@ -1,0 +1,42 @@
+"""The job's GitHub Actions OIDC token, when the workflow grants `id-token: write`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from action import transport
+
+
+class TokenError(Exception):
+    """The token endpoint is configured but gave no token."""
+
+
+def available(environ: Mapping[str, str]) -> bool:
+    """True when the runner exposes the token endpoint (only with `id-token: write`)."""
+    return bool(
+        environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+        and environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    )
+
+
+def fetch_token(environ: Mapping[str, str], audience: str, deadline: transport.Deadline) -> str:
+    """GET `$ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`, answered with `{"value": "<jwt>"}`."""
+    url = environ["ACTIONS_ID_TOKEN_REQUEST_URL"]
+    if audience:
+        url += ("&" if "?" in url else "?") + "audience=" + quote(audience, safe="")
+    headers = {
+        "Authorization": "bearer " + environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
+        "Accept": "application/json",
+    }
+    try:
+        answer = transport.request("GET", url, deadline=deadline, headers=headers)
+    except transport.SendError as exc:
+        raise TokenError(f"OIDC token request failed: {exc}") from None
+    except ValueError as exc:
+        raise TokenError(f"OIDC token request failed: {exc}") from None
+    payload = answer.json()
+    token = payload.get("value") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token:
+        raise TokenError("OIDC token endpoint answered without a token")
+    return token

@@ -1,0 +1,137 @@
+"""GitHub Actions workflow commands: log annotations, masks, groups, outputs, step summary."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The runner reads the log as UTF-8; a Windows pipe would otherwise get the ANSI code page,
+# and a task name outside it would end the action with an encoding error.
+if (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
+    sys.stdout.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+
+SUMMARY_HEADER = "| Task | Kind | Outcome | Duration | Report |\n| --- | --- | --- | ---: | --- |\n"
+
+OUTCOME_LABELS = {
+    "success": "✅ success",
+    "failure": "❌ failure",
+    "cancelled": "⏹️ cancelled",
+    "timed_out": "⏱️ timed out",
+    "skipped": "⏭️ skipped",
+}
+
+
+def escape_data(value: str) -> str:
+    """Escape a command's message so a newline or `%` cannot end it or start another."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _emit(line: str) -> None:
+    # One write per command: the runner parses whole lines, and the wrapped command writes to
+    # the same stdout, so a line must never be split across flushes.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def log(message: str) -> None:
+    """A plain log line (no annotation), kept on one line."""
+    _emit(message.replace("\r", " ").replace("\n", " "))
+
+
+def warning(message: str) -> None:
+    _emit("::warning title=heatmeter::" + escape_data(message))
+
+
+def error(message: str) -> None:
+    _emit("::error title=heatmeter::" + escape_data(message))
+
+
+def add_mask(secret: str) -> None:
+    """Ask the runner to hide `secret` (each of its lines) from every later log line."""
+    for line in {secret, *secret.splitlines()}:
+        if line.strip():
+            _emit("::add-mask::" + escape_data(line))
+
+
+def group(title: str) -> None:
+    _emit("::group::" + escape_data(title))
+
+
+def endgroup() -> None:
+    _emit("::endgroup::")
+
+
+def _append(path: str, text: str) -> None:
+    with open(path, "a", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+def set_outputs(outputs: dict[str, str]) -> None:
+    """Write step outputs to `GITHUB_OUTPUT` with the heredoc form, which no value can break."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    chunks = []
+    for name, value in outputs.items():
+        delimiter = "ghadelimiter_" + os.urandom(16).hex()
+        while delimiter in value:
+            delimiter = "ghadelimiter_" + os.urandom(16).hex()
+        chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    _append(path, "".join(chunks))
+
+
+def markdown_code_cell(text: str) -> str:
+    """`text` as an inline code span that is safe in a GFM table cell.
+
+    Inside a code span nothing is a mention, link, emphasis or HTML. Only the table's own
+    syntax still applies there: `|` must be written `\\|`, and a backslash right before it
+    would turn that escape back into a cell border, so it is kept apart with a zero-width
+    space. Control characters (a newline ends the row) become spaces.
+    """
+    cleaned = "".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in text)
+    if not cleaned.strip():
+        return "&nbsp;"
+    parts: list[str] = []
+    for char in cleaned:
+        if char == "|":
+            if parts and parts[-1] == "\\":
+                parts.append("\u200b")
+            parts.append("\\|")
+        else:
+            parts.append(char)
+    body = "".join(parts)
+    longest = run = 0
+    for char in body:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    # CommonMark strips one space from each side when both are present, so the padding
+    # lets a name that starts or ends with a backtick keep it.
+    return f"{fence} {body} {fence}"
+
+
+def format_duration(duration_ms: int) -> str:
+    if duration_ms < 1000:
+        return f"{duration_ms} ms"
+    seconds = duration_ms / 1000
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def summary_table(task: str, kind: str, outcome: str, duration_ms: int, report: str) -> str:
+    """A one-row Markdown table: each step's summary renders on its own, so each has a header."""
+    row = (
+        f"| {markdown_code_cell(task)} | {kind} | {OUTCOME_LABELS.get(outcome, outcome)} "
+        f"| {format_duration(duration_ms)} | {report} |\n"
+    )
+    # A blank line first: the wrapped command may have written to the summary too, and a
+    # table right under a paragraph line would take that line as its header.
+    return "\n\n" + SUMMARY_HEADER + row
+
+
+def append_summary(markdown: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        _append(path, markdown)

@@ -1,0 +1,136 @@
+"""How much wall time the action adds around a no-op command, against a Python start-up.
+
+Runs, interleaved N times each: `python3 -c pass`, `python3 -I -S -c pass` (the floor of any
+Python program), `sh -c true`, and the action in run mode running `true` and reporting to a
+local stdlib HTTP server that answers 202 (no heatmeter service needed). Prints median and
+p90 of each, and the action's added time (action - `sh -c true`) over each Python start-up.
+
+    python3 bench/action_overhead.py [--runs 40] [--python /path/to/python3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "action" / "main.py"
+
+
+class Accepting(BaseHTTPRequestHandler):
+    """Answers every report like the service does when it stores one."""
+
+    received = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Accepting.received += 1
+        body = json.dumps({"id": Accepting.received, "duplicate": False}).encode()
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def action_env(workdir: Path, service_url: str) -> dict[str, str]:
+    for name in ("output", "summary"):
+        (workdir / name).touch()
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(workdir)),
+        "GITHUB_REPOSITORY": "octo/app",
+        "GITHUB_WORKFLOW": "CI",
+        "GITHUB_RUN_ID": "1",
+        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_JOB": "bench",
+        "GITHUB_ACTION": "__run",
+        "GITHUB_SHA": "0" * 40,
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_EVENT_NAME": "push",
+        "RUNNER_OS": "Linux",
+        "RUNNER_TEMP": str(workdir),
+        "GITHUB_OUTPUT": str(workdir / "output"),
+        "GITHUB_STEP_SUMMARY": str(workdir / "summary"),
+        "INPUT_TASK": "bench",
+        "INPUT_KIND": "other",
+        "INPUT_RUN": "true",
+        "INPUT_SHELL": "bash",
+        "INPUT_SERVICE_URL": service_url,
+        "INPUT_SECRET": "bench-secret",
+        "INPUT_AUDIENCE": "heatmeter",
+        "INPUT_FAIL_ON_REPORT_ERROR": "true",
+    }
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+    began = time.perf_counter()
+    completed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=False)
+    elapsed = time.perf_counter() - began
+    if completed.returncode != 0:
+        raise SystemExit(f"{argv} exited with {completed.returncode}")
+    return elapsed * 1000
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--python", default=sys.executable, help="the interpreter to measure")
+    args = parser.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Accepting)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="heatmeter-bench-") as temp:
+            env = action_env(Path(temp), f"http://127.0.0.1:{server.server_address[1]}")
+            cases = {
+                "python3 -c pass": ([args.python, "-c", "pass"], None),
+                "python3 -I -S -c pass": ([args.python, "-I", "-S", "-c", "pass"], None),
+                "sh -c true": (["sh", "-c", "true"], None),
+                "action run: true": ([args.python, "-I", "-S", str(MAIN)], env),
+            }
+            for argv, case_env in cases.values():  # warm the page cache and .pyc files
+                timed(argv, case_env)
+            Accepting.received = 0
+            samples: dict[str, list[float]] = {name: [] for name in cases}
+            for _ in range(args.runs):  # interleaved, so drift hits every case alike
+                for name, (argv, case_env) in cases.items():
+                    samples[name].append(timed(argv, case_env))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    if Accepting.received != args.runs:
+        raise SystemExit(f"expected {args.runs} reports, the server got {Accepting.received}")
+    print(f"interpreter: {args.python}  runs: {args.runs}  reports received: {Accepting.received}")
+    print(f"{'case':<24}{'median ms':>12}{'p90 ms':>10}")
+    medians = {}
+    for name, values in samples.items():
+        medians[name] = statistics.median(values)
+        print(f"{name:<24}{medians[name]:>12.1f}{p90(values):>10.1f}")
+    added = [a - b for a, b in zip(samples["action run: true"], samples["sh -c true"], strict=True)]
+    added_median = medians["action run: true"] - medians["sh -c true"]
+    print(f"{'added by the action':<24}{added_median:>12.1f}{p90(added):>10.1f}")
+    for baseline in ("python3 -c pass", "python3 -I -S -c pass"):
+        ratio = added_median / medians[baseline]
+        print(f"added / {baseline:<22} {ratio:.2f}  (budget 2.00)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,754 @@
+"""The action run as a runner runs it (`python3 -I -S action/main.py`), against a local server."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "action" / "main.py"
+# The action runs on whatever Python a runner has; point this at another one to check it.
+ACTION_PYTHON = os.environ.get("HEATMETER_ACTION_PYTHON", sys.executable)
+sys.path.insert(0, str(ROOT))
+
+from action import context, transport  # noqa: E402
+from action import workflow_commands as wf  # noqa: E402
+
+SECRET = "s3cr3t-Value/42"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+OIDC_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJyZXBvc2l0b3J5Ijoib2N0by9hcHAifQ.c2lnbmF0dXJl"
+REQUEST_TOKEN = "runner-request-token"
+# Generous bounds on a slow CI machine; the action's own budget is 7 s in the worst case.
+UNREACHABLE_BOUND_S = 6.0
+HUNG_BOUND_S = 9.5
+
+POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX shells and signals")
+
+
+class Recorded:
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> dict[str, object]:
+        return json.loads(self.body)
+
+
+class RecordingServer:
+    """Answers each POST with the next queued answer (default 202) and records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.answers: list[tuple[int, dict[str, str], object]] = []
+        self.token_answer: tuple[int, object] = (200, {"value": OIDC_JWT})
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: object, headers: dict[str, str]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                recorder.requests.append(Recorded(self.command, self.path, headers, body))
+
+            def do_GET(self) -> None:
+                self._record()
+                status, body = recorder.token_answer
+                self._answer(status, body, {})
+
+            def do_POST(self) -> None:
+                self._record()
+                if recorder.answers:
+                    status, headers, body = recorder.answers.pop(0)
+                else:
+                    status, headers, body = 202, {}, {"id": len(recorder.requests)}
+                    body["duplicate"] = False  # type: ignore[index]
+                self._answer(status, body, headers)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def reports(self) -> list[Recorded]:
+        return [request for request in self.requests if request.method == "POST"]
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    recording = RecordingServer()
+    recording.thread.start()
+    yield recording
+    recording.httpd.shutdown()
+    recording.httpd.server_close()
+
+
+class Result:
+    def __init__(self, completed: subprocess.CompletedProcess[str], workdir: Path, elapsed: float):
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.elapsed = elapsed
+        self.outputs = parse_outputs((workdir / "output").read_text(encoding="utf-8"))
+        self.summary = (workdir / "summary").read_text(encoding="utf-8")
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Read GITHUB_OUTPUT the way the runner does (heredoc form only; it is all we write)."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.split("\n"))
+    for line in lines:
+        if not line:
+            continue
+        name, delimiter = line.split("<<", 1)
+        value = []
+        for body_line in lines:
+            if body_line == delimiter:
+                break
+            value.append(body_line)
+        outputs[name] = "\n".join(value)
+    return outputs
+
+
+class Runner:
+    """A job's environment on disk: RUNNER_TEMP, output/summary files and the event payload."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        (workdir / "temp").mkdir()
+        (workdir / "event.json").write_text(
+            json.dumps({"action": "synchronize", "number": 42, "pull_request": {"number": 42}}),
+            encoding="utf-8",
+        )
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", str(workdir)),
+            "LANG": "C.UTF-8",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": "octo/app",
+            "GITHUB_WORKFLOW": "CI",
+            "GITHUB_RUN_ID": "1234567",
+            "GITHUB_RUN_ATTEMPT": "2",
+            "GITHUB_JOB": "deploy",
+            "GITHUB_ACTION": "__octo_heatmeter",
+            "GITHUB_SHA": SHA,
+            "GITHUB_REF": "refs/pull/42/merge",
+            "GITHUB_HEAD_REF": "feature/x",
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(workdir / "event.json"),
+            "GITHUB_ACTOR": "mona",
+            "RUNNER_OS": "Linux",
+            "RUNNER_NAME": "GitHub Actions 7",
+            "RUNNER_TEMP": str(workdir / "temp"),
+            "GITHUB_OUTPUT": str(workdir / "output"),
+            "GITHUB_STEP_SUMMARY": str(workdir / "summary"),
+        }
+        if os.name == "nt":
+            self.env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", "")
+
+    def action_env(
+        self, extra_env: dict[str, str] | None, inputs: dict[str, str]
+    ) -> dict[str, str]:
+        for name in ("output", "summary"):
+            (self.workdir / name).write_text("", encoding="utf-8")
+        env = {**self.env, **(extra_env or {})}
+        for name, value in inputs.items():
+            env["INPUT_" + name.replace("-", "_").upper()] = value
+        return env
+
+    def __call__(self, extra_env: dict[str, str] | None = None, **inputs: str) -> Result:
+        env = self.action_env(extra_env, inputs)
+        began = time.monotonic()
+        completed = subprocess.run(
+            [ACTION_PYTHON, "-I", "-S", str(MAIN)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=self.workdir,
+            check=False,
+        )
+        return Result(completed, self.workdir, time.monotonic() - began)
+
+
+@pytest.fixture
+def run_action(tmp_path: Path) -> Runner:
+    return Runner(tmp_path)
+
+
+def check_contract(report: dict[str, object], phase: str) -> None:
+    """The fields and types docs/report-contract.md promises."""
+    assert report["repository"] == "octo/app"
+    assert report["workflow"] == "CI"
+    assert report["run_id"] == 1234567
+    assert report["run_attempt"] == 2
+    assert report["job"] == "deploy"
+    assert report["kind"] in ("scaffolding", "deploy", "provisioning", "other")
+    assert isinstance(report["task"], str)
+    assert 1 <= len(report["task"]) <= 100
+    assert isinstance(report["step"], str)
+    assert 1 <= len(report["step"]) <= 200
+    assert report["phase"] == phase
+    started = datetime.fromisoformat(str(report["started_at"]))
+    assert started.utcoffset() is not None
+    assert report["sha"] == SHA
+    assert report["ref"] == "refs/pull/42/merge"
+    assert report["head_ref"] == "feature/x"
+    assert report["pull_request"] == 42
+    assert report["event_name"] == "pull_request"
+    assert report["runner_os"] == "Linux"
+    assert report["runner_name"] == "GitHub Actions 7"
+    assert report["actor"] == "mona"
+    if phase == "finish":
+        finished = datetime.fromisoformat(str(report["finished_at"]))
+        assert finished >= started
+        assert isinstance(report["duration_ms"], int)
+        assert report["duration_ms"] >= 0
+        assert report["outcome"] in ("success", "failure", "cancelled", "timed_out", "skipped")
+    else:
+        assert {"finished_at", "duration_ms", "outcome"}.isdisjoint(report)
+    known = {
+        "repository", "workflow", "run_id", "run_attempt", "job", "task", "kind", "step",
+        "phase", "started_at", "finished_at", "duration_ms", "outcome", "exit_code", "sha",
+        "ref", "head_ref", "pull_request", "event_name", "runner_os", "runner_name", "actor",
+    }  # fmt: skip
+    assert set(report) <= known
+
+
+def check_signature(request: Recorded) -> None:
+    expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(request.headers["x-heatmeter-signature-256"], expected)
+    assert request.headers["content-type"] == "application/json"
+    assert "authorization" not in request.headers
+
+
+def annotations(stdout: str, kind: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith(f"::{kind} ")]
+
+
+# --- run: mode ---------------------------------------------------------------------------
+
+
+@POSIX_ONLY
+def test_passing_command_is_timed_signed_and_summarised(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    result = run_action(
+        task="deploy",
+        kind="deploy",
+        run="echo hello from the task\nsleep 0.2",
+        **{"service-url": server.url, "secret": SECRET},
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines.index("hello from the task") > lines.index("::group::heatmeter: deploy (deploy)")
+    assert lines.index("::endgroup::") > lines.index("hello from the task")
+    assert result.outputs["outcome"] == "success"
+    assert 200 <= int(result.outputs["duration-ms"]) < 5000
+    assert annotations(result.stdout, "warning") == []
+    assert "Traceback" not in result.stderr
+
+    [request] = server.requests
+    assert request.method == "POST"
+    assert request.path == "/v1/reports"
+    check_signature(request)
+    report = request.json()
+    check_contract(report, "finish")
+    assert report["task"] == "deploy"
+    assert report["kind"] == "deploy"
+    assert report["step"] == "__octo_heatmeter"
+    assert report["outcome"] == "success"
+    assert report["exit_code"] == 0
+    assert report["duration_ms"] == int(result.outputs["duration-ms"])
+
+    assert "| Task | Kind | Outcome | Duration | Report |" in result.summary
+    assert "| ` deploy ` | deploy | ✅ success |" in result.summary
+    assert result.summary.rstrip().endswith("| sent |")
+    assert list((run_action.workdir / "temp").iterdir()) == []  # the script file is gone
+
+
+@POSIX_ONLY
+def test_failing_command_keeps_its_exit_code(run_action: Runner, server: RecordingServer) -> None:
+    result = run_action(
+        task="provision db",
+        run="echo partial; exit 7",
+        **{"service-url": server.url, "secret": SECRET},
+    )
+
+    assert result.returncode == 7
+    assert result.outputs["outcome"] == "failure"
+    report = server.reports()[0].json()
+    check_contract(report, "finish")
+    assert report["outcome"] == "failure"
+    assert report["exit_code"] == 7
+    assert "❌ failure" in result.summary
+
+
+@POSIX_ONLY
+def test_command_killed_by_a_signal_exits_128_plus_n(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    result = run_action(
+        task="t", run="kill -TERM $$", **{"service-url": server.url, "secret": SECRET}
+    )
+
+    assert result.returncode == 128 + signal.SIGTERM
+    assert server.reports()[0].json()["exit_code"] == 128 + signal.SIGTERM
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize(
+    ("shell", "script", "code"),
+    [
+        ("sh", "false\necho not reached", 1),
+        ("bash", "false | true", 1),  # pipefail, as in GitHub's bash template
+        (f"{sys.executable} {{0}}", "import sys; sys.exit(4)", 4),
+        ("python3 -I {0}", "print('ok')", 0),
+    ],
+)
+def test_shells_follow_github_templates(
+    run_action: Runner, shell: str, script: str, code: int
+) -> None:
+    result = run_action(task="t", run=script, shell=shell)
+
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "not reached" not in result.stdout
+
+
+def test_unknown_shell_is_a_clear_error(run_action: Runner) -> None:
+    result = run_action(task="t", run="true", shell="no-such-shell-here {0}")  # noqa: S604
+
+    assert result.returncode == 127
+    assert any("no-such-shell-here" in line for line in annotations(result.stdout, "error"))
+    assert result.outputs["outcome"] == "failure"
+    assert "Traceback" not in result.stderr
+
+
+@POSIX_ONLY
+def test_cancelled_job_forwards_the_signal_and_reports_cancelled(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    marker = run_action.workdir / "started"
+    env = run_action.action_env(
+        None,
+        {
+            "task": "long deploy",
+            "run": f"touch '{marker}'\nexec sleep 30",
+            "service-url": server.url,
+            "secret": SECRET,
+        },
+    )
+    began = time.monotonic()
+    action = subprocess.Popen(
+        [ACTION_PYTHON, "-I", "-S", str(MAIN)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    while not marker.exists():
+        assert time.monotonic() - began < 10, "the command never started"
+        time.sleep(0.02)
+    action.send_signal(signal.SIGTERM)
+    stdout, _ = action.communicate(timeout=20)
+
+    assert action.returncode == 128 + signal.SIGTERM
+    assert time.monotonic() - began < 10
+    report = server.reports()[0].json()
+    assert report["outcome"] == "cancelled"
+    assert parse_outputs((run_action.workdir / "output").read_text())["outcome"] == "cancelled"
+    assert "::endgroup::" in stdout
+
+
+# --- phase: start / finish -----------------------------------------------------------------
+
+
+def test_start_then_finish_reports_both_with_one_step_key(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    service = {"service-url": server.url, "secret": SECRET}
+    started = run_action(task="scaffold", kind="scaffolding", phase="start", **service)
+    time.sleep(0.3)
+    run_action.env["GITHUB_ACTION"] = "__run_7"  # the finish is another step
+    finished = run_action(task="scaffold", phase="finish", outcome="success", **service)
+
+    assert (started.returncode, finished.returncode) == (0, 0)
+    start, finish = (request.json() for request in server.reports())
+    for request in server.reports():
+        check_signature(request)
+    check_contract(start, "start")
+    check_contract(finish, "finish")
+    assert start["step"] == finish["step"] == "__octo_heatmeter"
+    assert finish["kind"] == "scaffolding"  # the start decides the kind
+    assert finish["started_at"] == start["started_at"]
+    assert finish["outcome"] == "success"
+    assert "exit_code" not in finish
+    assert 300 <= finish["duration_ms"] < 5000
+    assert finished.outputs == {"duration-ms": str(finish["duration_ms"]), "outcome": "success"}
+    assert "scaffolding | ✅ success" in finished.summary
+    assert list((run_action.workdir / "temp").iterdir()) == []  # state removed
+
+
+def test_finish_failure_outcome(run_action: Runner, server: RecordingServer) -> None:
+    service = {"service-url": server.url, "secret": SECRET}
+    run_action(task="deploy", phase="start", **service)
+    finished = run_action(task="deploy", phase="finish", outcome="failure", **service)
+
+    assert finished.returncode == 0  # the timed step failed, not the report
+    assert server.reports()[1].json()["outcome"] == "failure"
+    assert finished.outputs["outcome"] == "failure"
+
+
+def test_overlapping_tasks_are_kept_apart_by_id(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    service = {"service-url": server.url, "secret": SECRET}
+    run_action(task="deploy", id="eu", phase="start", **service)
+    time.sleep(0.3)
+    run_action(task="deploy", id="us", phase="start", **service)
+    eu = run_action(task="deploy", id="eu", phase="finish", outcome="failure", **service)
+    us = run_action(task="deploy", id="us", phase="finish", outcome="success", **service)
+
+    reports = [request.json() for request in server.reports()]
+    assert [(r["step"], r["phase"], r.get("outcome")) for r in reports] == [
+        ("eu", "start", None),
+        ("us", "start", None),
+        ("eu", "finish", "failure"),
+        ("us", "finish", "success"),
+    ]
+    assert int(eu.outputs["duration-ms"]) >= int(us.outputs["duration-ms"]) + 250
+    assert annotations(eu.stdout + us.stdout, "warning") == []
+
+
+def test_finish_without_start_is_a_configuration_error(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    service = {"service-url": server.url, "secret": SECRET}
+    result = run_action(task="deploy", phase="finish", outcome="success", **service)
+
+    assert result.returncode == 0
+    [error] = annotations(result.stdout, "error")
+    assert "no phase: start was recorded for task 'deploy'" in error
+    assert "Traceback" not in result.stderr
+    assert server.requests == []
+
+    strict = run_action(
+        task="deploy",
+        phase="finish",
+        outcome="success",
+        **service,
+        **{"fail-on-report-error": "true"},
+    )
+    assert strict.returncode == 1
+
+
+def test_finish_with_unknown_outcome_is_a_configuration_error(run_action: Runner) -> None:
+    run_action(task="deploy", phase="start")
+    result = run_action(task="deploy", phase="finish", outcome="exploded")
+
+    assert result.returncode == 0
+    [error] = annotations(result.stdout, "error")
+    assert "outcome" in error
+    assert "'exploded'" in error
+    assert "Traceback" not in result.stderr
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def test_oidc_token_is_fetched_and_sent_as_bearer(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    oidc_env = {
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"{server.url}/token?api-version=2.0",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": REQUEST_TOKEN,
+    }
+    result = run_action(oidc_env, task="deploy", phase="start", **{"service-url": server.url})
+
+    assert result.returncode == 0
+    token_request, report = server.requests
+    assert token_request.method == "GET"
+    parts = urlsplit(token_request.path)
+    assert parts.path == "/token"
+    assert parse_qs(parts.query) == {"api-version": ["2.0"], "audience": ["heatmeter"]}
+    assert token_request.headers["authorization"] == f"bearer {REQUEST_TOKEN}"
+    assert report.headers["authorization"] == f"Bearer {OIDC_JWT}"
+    assert "x-heatmeter-signature-256" not in report.headers
+    assert f"::add-mask::{OIDC_JWT}" in result.stdout.splitlines()
+    assert result.stdout.count(OIDC_JWT) == 1
+    assert REQUEST_TOKEN not in result.stdout + result.stderr
+
+
+def test_oidc_failure_falls_back_to_the_secret(run_action: Runner, server: RecordingServer) -> None:
+    server.token_answer = (403, {"message": "no id-token permission"})
+    oidc_env = {
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"{server.url}/token?api-version=2.0",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": REQUEST_TOKEN,
+    }
+    result = run_action(
+        oidc_env,
+        task="deploy",
+        phase="start",
+        audience="custom",
+        **{"service-url": server.url, "secret": SECRET},
+    )
+
+    assert result.returncode == 0
+    assert "audience=custom" in server.requests[0].path
+    check_signature(server.reports()[0])
+    assert any(
+        "signing the report with the secret" in w for w in annotations(result.stdout, "warning")
+    )
+
+
+def test_without_token_or_secret_nothing_is_sent(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    result = run_action(task="deploy", run="true", **{"service-url": server.url})
+
+    assert result.returncode == 0
+    assert server.requests == []
+    [warning] = annotations(result.stdout, "warning")
+    assert "id-token: write" in warning
+    assert "not sent (no credentials)" in result.summary
+
+
+def test_without_service_url_it_warns_and_still_runs(run_action: Runner) -> None:
+    result = run_action(task="deploy", run="exit 0", secret=SECRET)
+
+    assert result.returncode == 0
+    [warning] = annotations(result.stdout, "warning")
+    assert "service-url is not set" in warning
+    assert result.outputs["outcome"] == "success"
+
+
+def test_secret_is_masked_and_never_printed(run_action: Runner, server: RecordingServer) -> None:
+    # `env` prints the command's whole environment: the secret input must not be in it.
+    result = run_action(
+        task="deploy", run="env; echo done", **{"service-url": server.url, "secret": SECRET}
+    )
+
+    assert result.returncode == 0
+    assert "done" in result.stdout
+    assert result.stdout.splitlines()[0] == f"::add-mask::{SECRET}"
+    assert result.stdout.count(SECRET) == 1
+    assert SECRET not in result.stderr
+    assert SECRET not in result.summary
+    assert "INPUT_SECRET" not in result.stdout
+
+
+# --- delivery ----------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@POSIX_ONLY
+def test_service_down_warns_keeps_exit_code_and_is_bounded(run_action: Runner) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = run_action(task="deploy", run="exit 3", **{"service-url": url, "secret": SECRET})
+
+    assert result.returncode == 3
+    [warning] = annotations(result.stdout, "warning")
+    assert "unreachable" in warning
+    assert "3 attempt(s)" in warning
+    assert result.elapsed < UNREACHABLE_BOUND_S
+    assert "not sent (service unreachable)" in result.summary
+    assert "Traceback" not in result.stderr
+
+
+def test_service_down_fails_the_step_only_when_asked(run_action: Runner) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = run_action(
+        task="deploy",
+        run="exit 0",
+        **{"service-url": url, "secret": SECRET, "fail-on-report-error": "true"},
+    )
+
+    assert result.returncode == 1
+
+
+def test_hung_service_times_out_within_the_budget(run_action: Runner) -> None:
+    # Accepts connections (the kernel's backlog) but never answers.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        result = run_action(task="deploy", phase="start", **{"service-url": url, "secret": SECRET})
+
+    assert result.returncode == 0
+    assert "timed out" in annotations(result.stdout, "warning")[0]
+    assert result.elapsed < HUNG_BOUND_S
+
+
+def test_client_error_is_not_retried_and_shows_the_detail(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    server.answers.append(
+        (
+            400,
+            {},
+            {
+                "error": "invalid_report",
+                "detail": "the report does not match the contract",
+                "fields": {"task": "too long"},
+            },
+        )
+    )
+    result = run_action(
+        task="deploy", phase="start", **{"service-url": server.url, "secret": SECRET}
+    )
+
+    assert result.returncode == 0
+    assert len(server.requests) == 1
+    [warning] = annotations(result.stdout, "warning")
+    assert "HTTP 400 invalid_report: the report does not match the contract" in warning
+    assert "task: too long" in warning
+
+
+def test_unavailable_service_is_retried_until_it_answers(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    server.answers.append((503, {"Retry-After": "1"}, {"error": "unavailable"}))
+    server.answers.append((502, {}, {"error": "bad gateway"}))
+    result = run_action(task="deploy", run="true", **{"service-url": server.url, "secret": SECRET})
+
+    assert result.returncode == 0
+    assert len(server.requests) == 3
+    assert server.requests[0].body == server.requests[2].body
+    assert annotations(result.stdout, "warning") == []
+    assert result.elapsed >= 1.0  # Retry-After was honoured
+    assert "| sent |" in result.summary
+
+
+def test_retries_stop_after_three_attempts(run_action: Runner, server: RecordingServer) -> None:
+    server.answers.extend([(503, {"Retry-After": "0"}, {"error": "unavailable"})] * 5)
+    result = run_action(
+        task="deploy", phase="start", **{"service-url": server.url, "secret": SECRET}
+    )
+
+    assert result.returncode == 0
+    assert len(server.requests) == 3
+    assert "HTTP 503" in annotations(result.stdout, "warning")[0]
+
+
+# --- the summary table and other pure pieces -------------------------------------------------
+
+
+def _cells(row: str) -> list[str]:
+    """Split a GFM table row as cmark-gfm does: `\\x` escapes x, other `|` are borders."""
+    cells, current, chars = [], "", iter(row.strip()[1:-1])
+    for char in chars:
+        if char == "\\":
+            current += char + next(chars, "")
+        elif char == "|":
+            cells.append(current)
+            current = ""
+        else:
+            current += char
+    return [*cells, current]
+
+
+def test_summary_escapes_hostile_task_names(run_action: Runner) -> None:
+    task = "x|y @octo/team [link](https://evil.example) <img src=x> `tick` a\\|b"
+    result = run_action(task=task, run="true")
+
+    row = result.summary.strip().splitlines()[-1]
+    cells = _cells(row)
+    assert len(cells) == 5
+    code = cells[0].strip()
+    # A code span: nothing in it is a mention, a link or HTML.
+    assert code.startswith("`` ")
+    assert code.endswith(" ``")
+    assert code[3:-3].replace("\\|", "|").replace("\u200b", "") == task
+
+
+@pytest.mark.parametrize(
+    "name", ["plain", "`", "``x``", "a|b", "a\\|b", "ends with \\", "line\nbreak", "   "]
+)
+def test_code_cell_is_one_cell(name: str) -> None:
+    cell = wf.markdown_code_cell(name)
+
+    assert len(_cells(f"| {cell} |")) == 1
+    assert "\n" not in cell
+
+
+def test_outputs_use_the_heredoc_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(path))
+    wf.set_outputs({"outcome": "success\nevil=1", "duration-ms": "12"})
+
+    assert parse_outputs(path.read_text()) == {"outcome": "success\nevil=1", "duration-ms": "12"}
+
+
+def test_workflow_command_data_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    wf.warning("100% down\n::error::injected")
+
+    assert capsys.readouterr().out == "::warning title=heatmeter::100%25 down%0A::error::injected\n"
+
+
+def test_pull_request_number_from_each_event(tmp_path: Path) -> None:
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps({"issue": {"number": 9, "pull_request": {"url": "u"}}}))
+    assert context.pull_request_number("issue_comment", str(payload)) == 9
+    payload.write_text(json.dumps({"issue": {"number": 9}}))
+    assert context.pull_request_number("issue_comment", str(payload)) is None
+    payload.write_text(json.dumps({"pull_request": {"number": 5}}))
+    assert context.pull_request_number("pull_request_target", str(payload)) == 5
+    assert context.pull_request_number("push", str(payload)) is None
+    assert context.pull_request_number("pull_request", str(tmp_path / "missing.json")) is None
+
+
+def test_retry_after_forms() -> None:
+    assert transport._retry_after("3") == 3.0
+    assert transport._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert transport._retry_after("soon") is None
+
+
+def test_long_retry_after_is_capped(run_action: Runner, server: RecordingServer) -> None:
+    server.answers.append((429, {"Retry-After": "120"}, {"error": "slow down"}))
+    result = run_action(task="deploy", run="true", **{"service-url": server.url, "secret": SECRET})
+
+    assert len(server.requests) == 2
+    assert annotations(result.stdout, "warning") == []
+    assert result.elapsed < 5.0
+
+
+def test_non_ascii_task_names_survive_any_console(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    result = run_action(
+        task="déployer 🚀", run="true", **{"service-url": server.url, "secret": SECRET}
+    )
+
+    assert result.returncode == 0
+    assert server.reports()[0].json()["task"] == "déployer 🚀"
+    assert "` déployer 🚀 `" in result.summary
