@@ -53,7 +53,22 @@ class OidcIssuer:
         app = web.Application()
         app.router.add_get("/.well-known/openid-configuration", self._discovery)
         app.router.add_get("/.well-known/jwks", self._jwks)
+        app.router.add_get("/runner/id-token", self._runner_token)
         return app
+
+    # What a runner's ACTIONS_ID_TOKEN_REQUEST_URL answers a job with id-token: write.
+    RUNNER_REQUEST_TOKEN = "runner-request-token"
+
+    @property
+    def runner_token_url(self) -> str:
+        return f"{self.url}/runner/id-token?api-version=2.0"
+
+    async def _runner_token(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization", "").lower() != (
+            f"bearer {self.RUNNER_REQUEST_TOKEN}"
+        ):
+            return web.json_response({"message": "bad request token"}, status=401)
+        return web.json_response({"value": self.token(aud=request.query["audience"])})
 
     async def _discovery(self, request: web.Request) -> web.Response:
         return web.json_response({"issuer": self.url, "jwks_uri": f"{self.url}/.well-known/jwks"})
