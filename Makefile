@@ -40,6 +40,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/action_overhead.py
 	$(BIN)/python bench/report_ingest.py
+	$(BIN)/python bench/comment_burst.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
