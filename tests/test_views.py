@@ -1,0 +1,56 @@
+"""The SQL views the platform team queries, on rows stored through the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from .conftest import REPORT_SECRET
+from .reports import make_report, signed
+
+# The views look back 28 days from now, so the runs are placed relative to now.
+_NOW = datetime.now(UTC)
+RECENT = {
+    "started_at": (_NOW - timedelta(days=1)).isoformat(),
+    "finished_at": (_NOW - timedelta(days=1) + timedelta(minutes=1)).isoformat(),
+}
+OLD = {
+    "started_at": (_NOW - timedelta(days=60)).isoformat(),
+    "finished_at": (_NOW - timedelta(days=60) + timedelta(minutes=1)).isoformat(),
+}
+
+
+async def store(client: TestClient, **fields) -> None:
+    body, headers = signed(make_report(**fields), REPORT_SECRET)
+    assert (await client.post("/v1/reports", data=body, headers=headers)).status == 202
+
+
+async def test_task_health_counts_outcomes_and_durations(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    for run_id, outcome, ms in [
+        (1, "success", 10_000), (2, "success", 20_000), (3, "failure", 30_000),
+        (4, "cancelled", 1_000), (5, "timed_out", 40_000),
+    ]:  # fmt: skip
+        await store(client, run_id=run_id, outcome=outcome, duration_ms=ms, **RECENT)
+    row = await db.fetchrow("SELECT * FROM task_health")
+    assert (row["runs"], row["succeeded"], row["failed"], row["cancelled"]) == (5, 2, 2, 1)
+    assert float(row["success_rate"]) == 0.5
+    assert row["p50_ms"] == 25_000  # of 10, 20, 30, 40 s: the cancelled run is left out
+
+
+async def test_task_adoption_compares_with_installed_repositories(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    await store(client, repository="octo/a", **RECENT)
+    await store(client, repository="octo/b", **OLD)
+    await db.execute("INSERT INTO installations VALUES (1, 'octo')")
+    await db.executemany(
+        "INSERT INTO installation_repositories (installation_id, repository) VALUES (1, $1)",
+        [("octo/a",), ("octo/b",), ("octo/c",)],
+    )
+    row = await db.fetchrow("SELECT * FROM task_adoption WHERE task = 'deploy'")
+    assert (row["repositories"], row["active_repositories"]) == (2, 1)
+    assert row["installed_repositories"] == 3
