@@ -57,20 +57,21 @@ async def hammer(url: str, requests: list[tuple[str, bytes | None, dict]], concu
     }
 
 
-def report_requests(n: int, offset: int = 0) -> list[tuple[str, bytes, dict]]:
+def report_requests(n: int, offset: int = 0, prs: int = 1) -> list[tuple[str, bytes, dict]]:
     out = []
     for i in range(n):
-        body, headers = signed(make_report(run_id=10_000 + offset + i), SECRET)
+        report = make_report(run_id=10_000 + offset + i, pull_request=1 + i % prs)
+        body, headers = signed(report, SECRET)
         out.append(("POST", body, headers))
     return out
 
 
-async def main(reports: int, concurrency: int) -> dict:
+async def main(reports: int, concurrency: int, prs: int) -> dict:
     with postgres() as dsn, service(dsn, HEATMETER_REPORT_SECRET=SECRET) as base:
         warm = report_requests(200, offset=10_000_000)
         await hammer(f"{base}/v1/reports", warm, concurrency)
         health = await hammer(f"{base}/healthz", [("GET", None, {})] * reports, concurrency)
-        fresh = report_requests(reports)
+        fresh = report_requests(reports, prs=prs)
         stored = await hammer(f"{base}/v1/reports", fresh, concurrency)
         replayed = await hammer(f"{base}/v1/reports", fresh, concurrency)
     return {"healthz (baseline)": health, "new reports": stored, "replayed reports": replayed}
@@ -80,10 +81,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--pull-requests", type=int, default=100, help="PRs the reports spread over"
+    )
     args = parser.parse_args()
-    results = asyncio.run(main(args.reports, args.concurrency))
+    results = asyncio.run(main(args.reports, args.concurrency, args.pull_requests))
     base = results["healthz (baseline)"]
-    print(f"report ingest, {args.reports} requests each, {args.concurrency} concurrent clients")
+    print(
+        f"report ingest: {args.reports} requests each, {args.concurrency} concurrent clients, "
+        f"reports spread over {args.pull_requests} pull requests"
+    )
     print(f"{'':20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  ratio p50 vs healthz  statuses")
     for name, r in results.items():
         ratio = r["p50_ms"] / base["p50_ms"]

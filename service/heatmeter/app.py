@@ -13,7 +13,6 @@ from aiohttp import web
 
 from . import __version__, health, openapi
 from .comments.worker import CommentWorker
-from .errors import request_context
 from .github.auth import auth_from_settings
 from .github.comments import upsert_comment
 from .keys import (
@@ -24,6 +23,7 @@ from .keys import (
     pool_key,
     settings_key,
 )
+from .middleware import request_context
 from .reports import routes as reports
 from .reports.auth import OidcVerifier
 from .settings import Settings
