@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from action import system
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Events whose payload carries the pull request as `pull_request`.
 PULL_REQUEST_EVENTS = frozenset(
@@ -30,7 +33,7 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int | None = N
     return value
 
 
-def run_fields(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
+def run_fields(environ: Mapping[str, str] = system.environ) -> dict[str, object]:
     """The report fields that identify the run, job and runner (contract names)."""
     missing = [
         name
@@ -72,11 +75,11 @@ def pull_request_number(event_name: str, event_path: str | None) -> int | None:
     """The PR a run belongs to, from the event payload; None for events without one."""
     if not event_path or (event_name not in PULL_REQUEST_EVENTS and event_name != "issue_comment"):
         return None
-    import json
+    from action import jsonlite
 
     try:
-        with open(event_path, encoding="utf-8") as handle:
-            payload = json.load(handle)
+        with open(event_path, "rb") as handle:
+            payload = jsonlite.loads(handle.read())
     except (OSError, ValueError):
         return None
     if not isinstance(payload, dict):
@@ -95,7 +98,7 @@ def pull_request_number(event_name: str, event_path: str | None) -> int | None:
     return None
 
 
-def step_key(id_input: str, environ: Mapping[str, str] = os.environ) -> str:
+def step_key(id_input: str, environ: Mapping[str, str] = system.environ) -> str:
     """The report's `step`: the `id` input, else the step's GITHUB_ACTION.
 
     Inside a composite action GITHUB_ACTION is the calling step's (its id, or `__owner_repo`

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 KINDS = ("scaffolding", "deploy", "provisioning", "other")
 PHASES = ("start", "finish")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from urllib.parse import quote
+from action import http1, transport
 
-from action import transport
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class TokenError(Exception):
@@ -24,7 +25,7 @@ def fetch_token(environ: Mapping[str, str], audience: str, deadline: transport.D
     """GET `$ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`, answered with `{"value": "<jwt>"}`."""
     url = environ["ACTIONS_ID_TOKEN_REQUEST_URL"]
     if audience:
-        url += ("&" if "?" in url else "?") + "audience=" + quote(audience, safe="")
+        url += ("&" if "?" in url else "?") + "audience=" + http1.quote(audience)
     headers = {
         "Authorization": "bearer " + environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
         "Accept": "application/json",

@@ -1,12 +1,11 @@
-"""HTTP with bounded retries (http.client), and the HMAC signature of a report body."""
+"""HTTP with bounded retries: what a retry can fix is retried, within one time budget."""
 
 from __future__ import annotations
 
-import http.client
-import os
-import ssl
 import time
-from urllib.parse import urlsplit
+
+from action import http1, system
+from action.http1 import Response
 
 USER_AGENT = "heatmeter-action/0.1"
 ATTEMPTS = 3
@@ -26,21 +25,6 @@ class Deadline:
         return max(0.0, self.ends - time.monotonic())
 
 
-class Response:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self) -> object:
-        import json
-
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-
 class SendError(Exception):
     """No usable answer: the message says why, for a warning annotation."""
 
@@ -49,20 +33,13 @@ class SendError(Exception):
         self.response = response
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The `X-Heatmeter-Signature-256` value: `sha256=<hex HMAC-SHA256(secret, body)>`."""
-    import hashlib
-    import hmac
-
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
         return float(value)
+    # An HTTP date: rare enough that `email.utils` (slow to import) is only loaded for it.
     from email.utils import parsedate_to_datetime
 
     try:
@@ -79,28 +56,6 @@ def _describe(exc: Exception, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _request_once(
-    method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float
-) -> Response:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
-        )
-    elif parts.scheme == "http":
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
-    else:
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} (use http or https)")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        connection.request(method, target, body=body, headers={"User-Agent": USER_AGENT, **headers})
-        answer = connection.getresponse()
-        payload = answer.read(1 << 20)
-        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, payload)
-    finally:
-        connection.close()
-
-
 def request(
     method: str,
     url: str,
@@ -109,13 +64,14 @@ def request(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """Send, retrying what a retry can fix; a 2xx answer or SendError.
+    """Send, retrying what a retry can fix; a 2xx answer or SendError (ValueError: bad URL).
 
     Connection errors, timeouts, 408, 429 and 5xx are retried with exponential backoff (or
     the answer's Retry-After, capped) for at most ATTEMPTS tries within `deadline`; any other
     answer is returned or raised at once.
     """
-    headers = headers or {}
+    target = http1.URL(url)
+    headers = {"User-Agent": USER_AGENT, **(headers or {})}
     backoff = FIRST_BACKOFF_S
     problem = "no attempt made"
     last: Response | None = None
@@ -125,12 +81,10 @@ def request(
             break
         wait: float | None = None
         try:
-            answer = _request_once(method, url, body, headers, timeout)
-        except ssl.SSLCertVerificationError as exc:
-            raise SendError(
-                f"TLS certificate of {urlsplit(url).hostname} rejected: {exc}"
-            ) from None
-        except (OSError, http.client.HTTPException) as exc:
+            answer = http1.exchange(method, target, headers, body, timeout)
+        except http1.CertificateRejected as exc:
+            raise SendError(f"TLS certificate of {target.host} rejected: {exc}") from None
+        except (OSError, http1.BadResponse) as exc:
             problem = _describe(exc, timeout)
             last = None
         else:
@@ -139,13 +93,13 @@ def request(
             last = answer
             problem = f"HTTP {answer.status}"
             if answer.status not in RETRY_STATUSES and answer.status < 500:
-                raise SendError(problem, answer)
+                raise SendError(problem, last)
             wait = _retry_after(answer.headers.get("retry-after"))
         if attempt == ATTEMPTS:
             break
         if wait is None:
-            # Jitter from os.urandom: the `random` module costs more to import than it is worth.
-            wait = backoff * (0.75 + os.urandom(1)[0] / 1020)
+            # Jitter from urandom: the `random` module costs more to import than it is worth.
+            wait = backoff * (0.75 + system.urandom(1)[0] / 1020)
             backoff *= 2
         wait = min(wait, RETRY_AFTER_CAP_S)
         if wait >= deadline.remaining() - 0.05:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
+
+from action import system
 
 # The runner reads the log as UTF-8; a Windows pipe would otherwise get the ANSI code page,
 # and a task name outside it would end the action with an encoding error.
@@ -68,14 +69,14 @@ def _append(path: str, text: str) -> None:
 
 def set_outputs(outputs: dict[str, str]) -> None:
     """Write step outputs to `GITHUB_OUTPUT` with the heredoc form, which no value can break."""
-    path = os.environ.get("GITHUB_OUTPUT")
+    path = system.environ.get("GITHUB_OUTPUT")
     if not path:
         return
     chunks = []
     for name, value in outputs.items():
-        delimiter = "ghadelimiter_" + os.urandom(16).hex()
+        delimiter = "ghadelimiter_" + system.urandom(16).hex()
         while delimiter in value:
-            delimiter = "ghadelimiter_" + os.urandom(16).hex()
+            delimiter = "ghadelimiter_" + system.urandom(16).hex()
         chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     _append(path, "".join(chunks))
 
@@ -132,6 +133,6 @@ def summary_table(task: str, kind: str, outcome: str, duration_ms: int, report: 
 
 
 def append_summary(markdown: str) -> None:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    path = system.environ.get("GITHUB_STEP_SUMMARY")
     if path:
         _append(path, markdown)

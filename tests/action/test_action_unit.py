@@ -752,3 +752,291 @@ def test_non_ascii_task_names_survive_any_console(
     assert result.returncode == 0
     assert server.reports()[0].json()["task"] == "déployer 🚀"
     assert "` déployer 🚀 `" in result.summary
+
+
+# --- start-up cost: the hot path stays on private C modules ------------------------------------
+
+# Each of these costs milliseconds to import under `python3 -I -S` (bench/action_overhead.py);
+# the action's run/start/finish paths over http with a secret must not need any of them.
+HEAVY_MODULES = frozenset(
+    {
+        "collections", "contextlib", "datetime", "email", "encodings.idna", "enum", "hashlib",
+        "hmac", "http", "http.client", "json", "os", "random", "re", "selectors", "shlex",
+        "signal", "socket", "ssl", "subprocess", "tempfile", "threading", "typing", "urllib",
+        "urllib.parse",
+    }
+)  # fmt: skip
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """The modules `-X importtime` reports (lines `import time: self | cumulative | name`)."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"task": "deploy", "run": "true"},
+        {"task": "deploy", "phase": "start"},
+    ],
+)
+def test_hot_path_imports_no_heavy_module(
+    run_action: Runner, server: RecordingServer, inputs: dict[str, str]
+) -> None:
+    env = run_action.action_env(None, {**inputs, "service-url": server.url, "secret": SECRET})
+    completed = subprocess.run(
+        [ACTION_PYTHON, "-I", "-S", "-X", "importtime", str(MAIN)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert len(server.reports()) == 1
+    assert server.reports()[0].json()["pull_request"] == 42  # the event payload was read
+    modules = imported_modules(completed.stderr)
+    assert {"action.modes", "action.http1", "action.signature"} <= modules  # parsed right
+    assert sorted(modules & HEAVY_MODULES) == []
+
+
+# --- the hand-written pieces, checked against the standard library ----------------------------
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 15, 63, 64, 65, 200])
+def test_hmac_matches_the_standard_library(key_length: int) -> None:
+    from action import signature
+
+    key = bytes(range(256))[:key_length]
+    for message in (b"", b"{}", os.urandom(1000)):
+        expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+        assert signature.hmac_sha256(key, message) == expected
+    assert signature.sign(SECRET, b"body") == (
+        "sha256=" + hmac.new(SECRET.encode(), b"body", hashlib.sha256).hexdigest()
+    )
+
+
+HOSTILE_STRINGS = [
+    "",
+    "plain",
+    'quote " and backslash \\ and \\"',
+    "".join(chr(code) for code in range(0x20)) + "\x7f",
+    "déployer 🚀 \u2028\u2029 \ufeff 中文",
+    "</script>",
+]
+
+
+def test_json_encoder_round_trips_through_json_loads() -> None:
+    from action import jsonlite
+
+    record: dict[str, object] = {text or "empty": text for text in HOSTILE_STRINGS}
+    record.update(
+        {"n": 0, "big": 2**70, "neg": -7, "f": 0.1, "e": 1e-9, "t": True, "no": False, "z": None}
+    )
+    text = jsonlite.dumps(record)
+
+    assert json.loads(text) == record
+    assert list(json.loads(text)) == list(record)  # order kept
+    assert "\n" not in text
+    with pytest.raises(ValueError, match="JSON"):
+        jsonlite.dumps({"x": float("nan")})
+    with pytest.raises(TypeError):
+        jsonlite.dumps({"x": [1]})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"id": 7, "duplicate": false}',
+        '  \n{"a": [1, 2.5, -3e2, true, null, {"b": "\\u00e9\\ud83d\\ude80"}], "c": {}}\r\n',
+        '"just a string"',
+        "[]",
+        "NaN",
+        json.dumps({"pull_request": {"number": 42, "title": "x" * 10000}}),
+    ],
+)
+def test_json_decoder_agrees_with_json_loads(text: str) -> None:
+    from action import jsonlite
+
+    expected = json.loads(text)
+    decoded = jsonlite.loads(text.encode())
+    assert decoded == expected or (decoded != decoded and expected != expected)  # NaN
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a" 1}', '{"a": 1,}', "[1] [2]", "nul", "\ufeff{}"])
+def test_json_decoder_rejects_what_json_loads_rejects(text: str) -> None:
+    from action import jsonlite
+
+    with pytest.raises(ValueError):  # noqa: PT011 - json.JSONDecodeError, like json.loads
+        jsonlite.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "port", "target", "host_header"),
+    [
+        ("http://127.0.0.1:8080", "http", "127.0.0.1", 8080, "/", "127.0.0.1:8080"),
+        ("https://Heatmeter.Example.com/v1/reports", "https", "heatmeter.example.com", 443,
+         "/v1/reports", "heatmeter.example.com"),
+        ("http://[::1]:9000/a/b?x=1&y=2#frag", "http", "::1", 9000, "/a/b?x=1&y=2", "[::1]:9000"),
+        ("https://[2001:db8::1]/p", "https", "2001:db8::1", 443, "/p", "[2001:db8::1]"),
+        ("http://user:pw@host:80?q=1", "http", "host", 80, "/?q=1", "host"),
+        ("HTTPS://h:8443/", "https", "h", 8443, "/", "h:8443"),
+    ],
+)  # fmt: skip
+def test_urls_are_split_like_urlsplit(
+    url: str, scheme: str, host: str, port: int, target: str, host_header: str
+) -> None:
+    from action import http1
+
+    parts = http1.URL(url)
+    assert (parts.scheme, parts.host, parts.port) == (scheme, host, port)
+    assert (parts.target, parts.host_header) == (target, host_header)
+    reference = urlsplit(url)
+    assert (reference.hostname, reference.port or port) == (host, port)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://h/", "h:80", "http://", "http://h:0/", "http://h:99999", "http://h:x/", "http://[::1"],
+)
+def test_bad_urls_are_value_errors(url: str) -> None:
+    from action import http1
+
+    with pytest.raises(ValueError):  # noqa: PT011 - the message is for the log, not the test
+        http1.URL(url)
+
+
+def test_quote_matches_urllib() -> None:
+    from urllib.parse import quote
+
+    from action import http1
+
+    for text in ("heatmeter", "a b&c=d/e?f", "déployer 🚀", "~-._", "%41"):
+        assert http1.quote(text) == quote(text, safe="")
+
+
+def test_answers_are_parsed_with_interim_and_chunked_forms() -> None:
+    from action import http1
+
+    plain = http1._parse(
+        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 9\r\n"
+        b'X-Dup: 1\r\n\r\n{"id": 1}trailing junk'
+    )
+    assert (plain.status, plain.body, plain.headers["content-type"]) == (
+        202, b'{"id": 1}', "application/json"
+    )  # fmt: skip
+    chunked = http1._parse(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\n"
+        b'Transfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n4\r\n{"a"\r\n3;x=y\r\n: 1\r\n'
+        b"1\r\n}\r\n0\r\n\r\n"
+    )
+    assert (chunked.status, chunked.json(), chunked.headers["retry-after"]) == (503, {"a": 1}, "2")
+    for broken in (b"", b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-"):
+        with pytest.raises(http1.BadResponse):
+            http1._parse(broken)
+
+
+@POSIX_ONLY
+def test_command_gets_default_sigpipe_like_a_run_step(run_action: Runner) -> None:
+    # Python ignores SIGPIPE; a command that inherited that would see EPIPE instead of dying.
+    script = 'set +eo pipefail\nyes | head -n 1 >/dev/null\necho "yes ended ${PIPESTATUS[0]}"'
+    result = run_action(task="t", run=script)
+
+    assert f"yes ended {128 + signal.SIGPIPE}" in result.stdout, result.stdout + result.stderr
+
+
+# --- https --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[RecordingServer, Path]]:
+    """The recording server behind TLS, with a self-signed certificate for 127.0.0.1."""
+    import ipaddress
+    import ssl
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "heatmeter test")])
+    now = datetime.now().astimezone()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = tmp_path / "cert.pem"
+    key_file = tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    recording = RecordingServer()
+    recording.httpd.socket = context.wrap_socket(recording.httpd.socket, server_side=True)
+    recording.url = recording.url.replace("http://", "https://")
+    recording.thread.start()
+    yield recording, cert_file
+    recording.httpd.shutdown()
+    recording.httpd.server_close()
+
+
+def test_https_report_is_delivered(
+    run_action: Runner, tls_server: tuple[RecordingServer, Path]
+) -> None:
+    server, cert_file = tls_server
+    result = run_action(
+        {"SSL_CERT_FILE": str(cert_file)},  # OpenSSL's own variable: trust the test's CA
+        task="deploy",
+        run="true",
+        **{"service-url": server.url, "secret": SECRET},
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert annotations(result.stdout, "warning") == []
+    [request] = server.reports()
+    check_signature(request)
+    check_contract(request.json(), "finish")
+
+
+def test_untrusted_certificate_is_not_retried(
+    run_action: Runner, tls_server: tuple[RecordingServer, Path]
+) -> None:
+    server, _ = tls_server
+    result = run_action(
+        {"SSL_CERT_FILE": str(run_action.workdir / "no-such-bundle.pem")},
+        task="deploy",
+        run="exit 5",
+        **{"service-url": server.url, "secret": SECRET},
+    )
+
+    assert result.returncode == 5
+    [warning] = annotations(result.stdout, "warning")
+    assert "TLS certificate of 127.0.0.1 rejected" in warning
+    assert server.requests == []
+    assert result.elapsed < UNREACHABLE_BOUND_S
+    assert "Traceback" not in result.stderr
