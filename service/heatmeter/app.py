@@ -11,7 +11,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from . import __version__, health, openapi
+from . import __version__, health, metrics, openapi
 from .comments.worker import CommentWorker
 from .github.auth import auth_from_settings
 from .github.comments import upsert_comment
@@ -19,6 +19,7 @@ from .keys import (
     comment_worker_key,
     github_auth_key,
     http_key,
+    metrics_key,
     oidc_key,
     pool_key,
     settings_key,
@@ -42,10 +43,12 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded one)")
     app = web.Application(middlewares=[request_context], client_max_size=MAX_REQUEST_BYTES)
     app[settings_key] = settings
+    app[metrics_key] = metrics.ServiceMetrics()
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
     app.add_routes(health.routes)
+    app.add_routes(metrics.routes)
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
     app.add_routes(webhooks.routes)
@@ -106,9 +109,11 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
             budget_s=settings.github_retry_budget_s,
         )
 
+    writes = app[metrics_key].comment_writes
     worker = app[comment_worker_key] = CommentWorker(
         app[pool_key],
         write_comment,
+        count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
         web_url=web_url(settings.github_api_url),
     )

@@ -13,12 +13,14 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .comments.worker import CommentWorker
     from .github.auth import GitHubAuth
+    from .metrics import ServiceMetrics
     from .reports.auth import OidcVerifier
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 http_key = web.AppKey("http", aiohttp.ClientSession)
 oidc_key: web.AppKey[OidcVerifier] = web.AppKey("oidc")
+metrics_key: web.AppKey[ServiceMetrics] = web.AppKey("metrics")
 # None when neither a GitHub App nor a token is configured: reports are stored, no comments.
 github_auth_key: web.AppKey[GitHubAuth | None] = web.AppKey("github_auth")
 comment_worker_key: web.AppKey[CommentWorker | None] = web.AppKey("comment_worker")

@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from .errors import DATABASE_DOWN, json_error
+from .keys import metrics_key
 
 log = structlog.get_logger(__name__)
 
@@ -26,6 +27,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         response = await _answer(request, handler)
         response.headers["X-Request-Id"] = request_id
+        request.app[metrics_key].observe_request(request, response.status, started)
         log.info(
             "request",
             method=request.method,

@@ -41,6 +41,7 @@ class CommentWorker:
         batch: int = 10,
         lease_s: float = 120.0,
         idle_poll_s: float = 1.0,
+        count: Callable[[str], None] = lambda result: None,
     ) -> None:
         self._pool = pool
         self._write_comment = write_comment
@@ -49,7 +50,8 @@ class CommentWorker:
         self._batch = batch
         self._lease_s = lease_s
         self._idle_poll_s = idle_poll_s
-        self.writes = 0
+        # Told "written", "unchanged" or "failed" for each claim processed.
+        self._count = count
 
     async def run(self) -> None:
         """Work until cancelled; a database outage pauses the worker, it does not stop it."""
@@ -93,6 +95,7 @@ class CommentWorker:
         if not summaries or (previous and previous.body_sha256 == digest):
             async with self._pool.acquire() as conn:
                 await outbox.complete(conn, claim)
+            self._count("unchanged")
             return
         body = render_summary(
             summaries,
@@ -117,19 +120,21 @@ class CommentWorker:
                 attempts=claim.attempts,
                 retry_in_s=round(delay, 1),
             )
+            self._count("failed")
             return
         except Exception as exc:
             async with self._pool.acquire() as conn:
                 await outbox.fail(conn, claim, _describe(exc))
             bound.exception("comment write crashed; kept for retry")
+            self._count("failed")
             return
-        self.writes += 1
         async with self._pool.acquire() as conn, conn.transaction():
             await remember_comment(
                 conn, claim.repository, claim.pull_request, WrittenComment(comment_id, digest)
             )
             await outbox.complete(conn, claim)
         bound.info("comment written", comment_id=comment_id, tasks=len(summaries))
+        self._count("written")
 
 
 def _describe(exc: BaseException) -> str:

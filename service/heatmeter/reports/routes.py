@@ -7,8 +7,8 @@ import json
 import structlog
 from aiohttp import web
 
-from ..errors import json_error, read_body
-from ..keys import oidc_key, pool_key, settings_key
+from ..errors import DATABASE_DOWN, json_error, read_body
+from ..keys import metrics_key, oidc_key, pool_key, settings_key
 from .auth import (
     SIGNATURE_HEADER,
     AuthError,
@@ -26,33 +26,48 @@ routes = web.RouteTableDef()
 
 @routes.post("/v1/reports")
 async def post_report(request: web.Request) -> web.Response:
+    reports = request.app[metrics_key].reports
+    try:
+        response, result = await _receive(request)
+    except web.HTTPException:
+        reports.labels("rejected").inc()
+        raise
+    except DATABASE_DOWN:
+        reports.labels("unavailable").inc()
+        raise
+    reports.labels(result).inc()
+    return response
+
+
+async def _receive(request: web.Request) -> tuple[web.Response, str]:
+    """The answer to one report, and the result it counts as in /metrics."""
     settings = request.app[settings_key]
     if request.content_type != "application/json":
         return json_error(
             415, "unsupported_media_type", "send the report as Content-Type: application/json"
-        )
+        ), "rejected"
     body = await read_body(request, settings.max_body_bytes)
     try:
         reporter = await _authenticate(request, body)
     except AuthError as exc:
         log.info("report refused", reason=exc.detail)
         error = "unauthenticated" if exc.status == 401 else "forbidden"
-        return json_error(exc.status, error, exc.detail)
+        return json_error(exc.status, error, exc.detail), error
     except OidcUnavailable as exc:
-        return json_error(503, "oidc_unavailable", str(exc))
+        return json_error(503, "oidc_unavailable", str(exc)), "unavailable"
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return json_error(400, "invalid_json", f"the body is not JSON: {exc}")
+        return json_error(400, "invalid_json", f"the body is not JSON: {exc}"), "invalid"
     try:
         report = parse_report(data)
     except ReportError as exc:
-        return json_error(400, "invalid_report", str(exc), fields=exc.fields)
+        return json_error(400, "invalid_report", str(exc), fields=exc.fields), "invalid"
     try:
         check_claims(reporter, report.repository, report.run_id, report.run_attempt)
     except AuthError as exc:
         log.warning("report for another repository or run", reason=exc.detail)
-        return json_error(exc.status, "forbidden", exc.detail)
+        return json_error(exc.status, "forbidden", exc.detail), "forbidden"
 
     async with request.app[pool_key].acquire() as conn:
         stored = await store_report(conn, report, reporter)
@@ -65,7 +80,8 @@ async def post_report(request: web.Request) -> web.Response:
         phase=report.phase,
         outcome=report.outcome,
     )
-    return web.json_response({"id": stored.id, "duplicate": stored.duplicate}, status=202)
+    answer = web.json_response({"id": stored.id, "duplicate": stored.duplicate}, status=202)
+    return answer, "duplicate" if stored.duplicate else "stored"
 
 
 async def _authenticate(request: web.Request, body: bytes) -> Reporter:

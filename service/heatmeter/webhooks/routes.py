@@ -8,7 +8,7 @@ from gidgethub import BadRequest, ValidationFailure, sansio
 
 from ..errors import json_error, read_body
 from ..github.auth import AppAuth, GitHubAuth
-from ..keys import github_auth_key, pool_key, settings_key
+from ..keys import github_auth_key, metrics_key, pool_key, settings_key
 from . import router
 from .payloads import installation_id
 
@@ -27,21 +27,32 @@ RETURNING delivery_id
 
 @routes.post("/webhooks/github")
 async def receive_webhook(request: web.Request) -> web.Response:
+    response, result = await _receive(request)
+    # Only a verified delivery's event name is trusted as a label; anything else could
+    # fill the metrics with whatever names a caller sends.
+    event = request.headers.get("X-GitHub-Event", "") if result != "bad_signature" else ""
+    request.app[metrics_key].webhooks.labels(event[:50] or "unknown", result).inc()
+    return response
+
+
+async def _receive(request: web.Request) -> tuple[web.Response, str]:
+    """The answer to one delivery, and the result it counts as in /metrics."""
     secret = request.app[settings_key].webhook_secret
     if secret is None:
-        return json_error(
-            503, "webhooks_not_configured", "set GITHUB_WEBHOOK_SECRET to receive webhooks"
-        )
+        detail = "set GITHUB_WEBHOOK_SECRET to receive webhooks"
+        return json_error(503, "webhooks_not_configured", detail), "not_configured"
     body = await read_body(request, MAX_PAYLOAD_BYTES)
     try:
         event = sansio.Event.from_http(request.headers, body, secret=secret)
     except ValidationFailure as exc:
         log.info("webhook refused", reason=str(exc))
-        return json_error(401, "bad_signature", f"X-Hub-Signature-256 does not verify: {exc}")
+        detail = f"X-Hub-Signature-256 does not verify: {exc}"
+        return json_error(401, "bad_signature", detail), "bad_signature"
     except (BadRequest, KeyError, ValueError) as exc:
-        return json_error(400, "bad_webhook", f"not a GitHub webhook delivery: {exc!r}")
+        detail = f"not a GitHub webhook delivery: {exc!r}"
+        return json_error(400, "bad_webhook", detail), "rejected"
     if not isinstance(event.data, dict):
-        return json_error(400, "bad_webhook", "the payload is not a JSON object")
+        return json_error(400, "bad_webhook", "the payload is not a JSON object"), "rejected"
 
     action = event.data.get("action")
     log_ = log.bind(event=event.event, action=action, delivery_id=event.delivery_id)
@@ -53,13 +64,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
         )
         if first is None:
             log_.info("webhook redelivered; nothing to do")
-            return web.json_response({"delivery": event.delivery_id, "duplicate": True})
+            answer = {"delivery": event.delivery_id, "duplicate": True}
+            return web.json_response(answer), "duplicate"
         await router.dispatch(event, db=conn)
     log_.info("webhook handled")
     _tell_auth(request.app[github_auth_key], event)
+    answer = {"delivery": event.delivery_id, "duplicate": False}
     if event.event == "ping":
-        return web.json_response({"delivery": event.delivery_id, "zen": event.data.get("zen")})
-    return web.json_response({"delivery": event.delivery_id, "duplicate": False})
+        answer["zen"] = event.data.get("zen")
+    return web.json_response(answer), "handled"
 
 
 def _tell_auth(auth: GitHubAuth | None, event: sansio.Event) -> None:
