@@ -24,6 +24,8 @@ from heatmeter.app import create_app
 from heatmeter.db.migrations import migrate
 from heatmeter.settings import Settings
 
+from .oidc_issuer import OidcIssuer, serve_issuer
+
 TABLES_TO_KEEP = {"schema_migrations"}
 
 
@@ -143,3 +145,10 @@ async def client(
 ) -> TestClient:
     """The service on a real TCP port of 127.0.0.1, over the session's database."""
     return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[OidcIssuer]:
+    """A local OIDC issuer standing in for GitHub Actions' (keys, JWKS, runner tokens)."""
+    async with serve_issuer() as issuer:
+        yield issuer

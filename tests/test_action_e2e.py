@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestClient
 from heatmeter.app import create_app
 from heatmeter.settings import Settings
 
+from .action.outputs import parse_outputs
 from .conftest import REPORT_SECRET
-from .oidc_issuer import OidcIssuer, serve_issuer
+from .oidc_issuer import OidcIssuer
 
 MAIN = Path(__file__).resolve().parents[1] / "action" / "main.py"
 REPOSITORY = "octo-org/octo-repo"
@@ -88,24 +89,6 @@ def runner(tmp_path: Path) -> Callable[..., AsyncIterator[ActionRun]]:
         )
 
     return run
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """GITHUB_OUTPUT as the runner reads it: `name=value` or `name<<DELIM ... DELIM`."""
-    outputs, lines = {}, iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            value = []
-            for body_line in lines:
-                if body_line == delimiter:
-                    break
-                value.append(body_line)
-            outputs[name] = "\n".join(value)
-        elif line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
 
 
 def url_of(client: TestClient) -> str:
@@ -178,12 +161,6 @@ async def test_a_report_with_the_wrong_secret_is_refused_with_a_warning(
     assert run.exit_code == 0
     assert any("does not match" in w for w in run.warnings()), run.stdout
     assert await db.fetchval("SELECT count(*) FROM task_runs") == 0
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[OidcIssuer]:
-    async with serve_issuer() as issuer:
-        yield issuer
 
 
 @pytest.fixture

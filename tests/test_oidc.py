@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import asyncpg
@@ -15,14 +14,8 @@ from heatmeter.app import create_app
 from heatmeter.reports.auth import OidcVerifier
 from heatmeter.settings import Settings
 
-from .oidc_issuer import OidcIssuer, serve_issuer
+from .oidc_issuer import OidcIssuer
 from .reports import make_report
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[OidcIssuer]:
-    async with serve_issuer() as issuer:
-        yield issuer
 
 
 @pytest.fixture

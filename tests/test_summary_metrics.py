@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from heatmeter.summary.metrics import (
@@ -19,22 +17,7 @@ from heatmeter.summary.metrics import (
     verdict,
 )
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def runs(*spec: tuple[str | None, int | None]) -> list[RunSample]:
-    """Runs one minute apart, in the order given."""
-    return [
-        RunSample(
-            run_id=100 + i,
-            run_attempt=1,
-            outcome=outcome,
-            duration_ms=duration,
-            started_at=T0 + timedelta(minutes=i),
-            url=f"https://github.com/o/r/actions/runs/{100 + i}",
-        )
-        for i, (outcome, duration) in enumerate(spec)
-    ]
+from .summaries import T0, runs
 
 
 def summary(

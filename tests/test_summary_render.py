@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from heatmeter.summary.metrics import RunSample, TaskSummary, summarize_task
+from heatmeter.summary.metrics import TaskSummary, summarize_task
 from heatmeter.summary.render import (
     CHART_TASKS,
     MARKER,
@@ -21,7 +21,8 @@ from heatmeter.summary.render import (
     safe_https_url,
 )
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+from .summaries import T0, runs
+
 INJECTION = "@org/team [x](http://evil)"
 HOSTILE_NAMES = (
     INJECTION,
@@ -36,20 +37,6 @@ HOSTILE_NAMES = (
     "\u202eright-to-left override",
 )
 COLUMNS = 11
-
-
-def runs(*spec: tuple[str | None, int | None], url: str | None = "auto") -> list[RunSample]:
-    return [
-        RunSample(
-            run_id=100 + i,
-            run_attempt=1,
-            outcome=outcome,
-            duration_ms=duration,
-            started_at=T0 + timedelta(minutes=i),
-            url=f"https://github.com/o/r/actions/runs/{100 + i}" if url == "auto" else url,
-        )
-        for i, (outcome, duration) in enumerate(spec)
-    ]
 
 
 def task(

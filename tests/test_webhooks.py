@@ -113,26 +113,34 @@ async def test_closed_pull_request_is_remembered_as_closed(
     assert await db.fetchval("SELECT state FROM pull_requests") == "closed"
 
 
-async def test_cancelled_job_closes_its_unfinished_task_run(
-    client: TestClient, db: asyncpg.Connection
-) -> None:
+START = {"phase": "start", "finished_at": None, "duration_ms": None, "outcome": None}
+
+
+def completed_job(conclusion: str) -> tuple[dict, dict]:
+    """A workflow_job completed payload, and the report fields of a task run in that job."""
     completed = payload("workflow_job.completed.success.with-organization")
     job = completed["workflow_job"]
-    job["conclusion"] = "cancelled"
-    common = {
+    job["conclusion"] = conclusion
+    in_the_job = {
         "repository": completed["repository"]["full_name"],
         "run_id": job["run_id"],
         "runner_name": job["runner_name"],
         "started_at": "2021-08-05T10:35:10+00:00",
     }
-    start = {"phase": "start", "finished_at": None, "duration_ms": None, "outcome": None}
-    await report(client, **common, **start, task="deploy", step="deploy-1")
+    return completed, in_the_job
+
+
+async def test_cancelled_job_closes_its_unfinished_task_run(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    completed, common = completed_job("cancelled")
+    await report(client, **common, **START, task="deploy", step="deploy-1")
     # A finished task of the same job, and a running one on another runner, stay as they are.
     await report(
         client, **common, task="lint", step="lint-1",
         finished_at="2021-08-05T10:35:20+00:00", duration_ms=10_000,
     )  # fmt: skip
-    await report(client, **{**common, "runner_name": "other"}, **start, task="x", step="x")
+    await report(client, **{**common, "runner_name": "other"}, **START, task="x", step="x")
 
     status, _ = await deliver(client, "workflow_job", completed)
     assert status == 200
@@ -151,17 +159,8 @@ async def test_cancelled_job_closes_its_unfinished_task_run(
 async def test_late_finish_report_replaces_the_jobs_guess(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
-    completed = payload("workflow_job.completed.success.with-organization")
-    job = completed["workflow_job"]
-    job["conclusion"] = "failure"
-    common = {
-        "repository": completed["repository"]["full_name"],
-        "run_id": job["run_id"],
-        "runner_name": job["runner_name"],
-        "started_at": "2021-08-05T10:35:10+00:00",
-    }
-    start = {"phase": "start", "finished_at": None, "duration_ms": None, "outcome": None}
-    await report(client, **common, **start)
+    completed, common = completed_job("failure")
+    await report(client, **common, **START)
     await deliver(client, "workflow_job", completed)
     assert await db.fetchval("SELECT outcome FROM task_runs") == "failure"
 

@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 from action import context, transport  # noqa: E402
 from action import workflow_commands as wf  # noqa: E402
 
+from .outputs import parse_outputs  # noqa: E402
+
 SECRET = "s3cr3t-Value/42"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 OIDC_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJyZXBvc2l0b3J5Ijoib2N0by9hcHAifQ.c2lnbmF0dXJl"
@@ -119,23 +121,6 @@ class Result:
         self.elapsed = elapsed
         self.outputs = parse_outputs((workdir / "output").read_text(encoding="utf-8"))
         self.summary = (workdir / "summary").read_text(encoding="utf-8")
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """Read GITHUB_OUTPUT the way the runner does (heredoc form only; it is all we write)."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if not line:
-            continue
-        name, delimiter = line.split("<<", 1)
-        value = []
-        for body_line in lines:
-            if body_line == delimiter:
-                break
-            value.append(body_line)
-        outputs[name] = "\n".join(value)
-    return outputs
 
 
 class Runner:
