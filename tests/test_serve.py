@@ -108,3 +108,18 @@ async def test_an_unreachable_database_is_a_clear_error(unused_tcp_port: int) ->
     assert process.returncode == 1
     assert b"cannot reach the database" in stderr
     assert b"Traceback" not in stderr
+
+
+async def test_a_broken_app_key_is_a_clear_error_that_does_not_echo_it(
+    database_url: str, unused_tcp_port: int
+) -> None:
+    key = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWJ1dC1icm9rZW4=\n-----END PRIVATE KEY-----\n"
+    process = await heatmeter(
+        "serve", "--port", str(unused_tcp_port),
+        DATABASE_URL=database_url, GITHUB_APP_ID="1", GITHUB_APP_PRIVATE_KEY=key,
+    )()  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    assert b"GITHUB_APP_PRIVATE_KEY" in stderr
+    assert b"c2VjcmV0" not in stdout + stderr
+    assert b"Traceback" not in stderr

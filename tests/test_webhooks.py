@@ -77,6 +77,19 @@ async def test_a_malformed_payload_is_400_and_not_recorded(
     assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 0
 
 
+async def test_a_signed_payload_of_the_wrong_shape_is_400_and_not_recorded(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    opened = payload("pull_request.opened")
+    del opened["pull_request"]["head"]
+    status, answer = await deliver(client, "pull_request", opened)
+    assert status == 400
+    assert answer["error"] == "unexpected_payload"
+    assert "head" in answer["detail"]
+    assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 0
+    assert await db.fetchval("SELECT count(*) FROM pull_requests") == 0
+
+
 async def test_pull_request_attaches_push_reports_by_commit_and_branch(
     client: TestClient, db: asyncpg.Connection
 ) -> None:

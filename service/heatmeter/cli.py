@@ -97,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_format)
     try:
         return args.func(settings, args)
+    except SettingsError as exc:
+        # Some settings are only checked when used (the App's private key, at start-up).
+        print(f"heatmeter: {exc}", file=sys.stderr)
+        return 2
     except (OSError, asyncpg.PostgresError) as exc:
         log.error("cannot reach the database", error=str(exc))
         return 1

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from aiohttp import web
 
-from .db.migrations import load_migrations, pending_count
+from .db.migrations import Migration, load_migrations, pending_count
 from .errors import DATABASE_DOWN
 from .keys import pool_key
 
 routes = web.RouteTableDef()
+
+
+@cache
+def _migrations_on_disk() -> list[Migration]:
+    # Probes come every few seconds; the files do not change under a running process.
+    return load_migrations()
 
 
 @routes.get("/healthz")
@@ -20,7 +28,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     try:
         async with request.app[pool_key].acquire(timeout=2) as conn:
-            pending = await pending_count(conn, load_migrations())
+            pending = await pending_count(conn, _migrations_on_disk())
     except DATABASE_DOWN:
         return web.json_response(
             {"status": "unavailable", "database": "unreachable"},

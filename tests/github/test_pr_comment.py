@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from heatmeter.app import create_app
+from heatmeter.comments import worker as worker_module
 from heatmeter.settings import Settings
 from heatmeter.summary.render import MARKER
 
@@ -181,6 +182,29 @@ async def test_a_write_that_keeps_failing_is_kept_and_retried(
 
     # GitHub recovers; the kept request goes through on its next attempt.
     fake_github._scripted.clear()
+    await db.execute("UPDATE comment_outbox SET not_before = now()")
+    await settled(db)
+    assert len(marked(fake_github)) == 1
+
+
+async def test_a_crash_while_rendering_keeps_the_request_and_the_worker(
+    service: TestClient,
+    fake_github: FakeGitHub,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args, **kwargs) -> str:
+        raise RuntimeError("a bug in rendering")
+
+    monkeypatch.setattr(worker_module, "render_summary", broken)
+    await send(service)
+    deadline = time.monotonic() + 15
+    while not await db.fetchval("SELECT last_error FROM comment_outbox"):
+        assert time.monotonic() < deadline, "the crash was never recorded"
+        await asyncio.sleep(0.05)
+    assert "a bug in rendering" in await db.fetchval("SELECT last_error FROM comment_outbox")
+
+    monkeypatch.undo()
     await db.execute("UPDATE comment_outbox SET not_before = now()")
     await settled(db)
     assert len(marked(fake_github)) == 1

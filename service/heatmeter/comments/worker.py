@@ -11,6 +11,7 @@ import asyncpg
 import structlog
 
 from ..errors import DATABASE_DOWN
+from ..github.comments import GitHubRefused, GitHubUnavailable
 from ..summary.render import render_summary
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
@@ -63,6 +64,10 @@ class CommentWorker:
             except DATABASE_DOWN as exc:
                 log.warning("comment worker waiting for the database", error=repr(exc))
                 await asyncio.sleep(5)
+            except Exception:
+                # Claiming itself failed in an unforeseen way: wait, do not spin.
+                log.exception("comment worker pass failed; trying again shortly")
+                await asyncio.sleep(5)
 
     async def run_once(self) -> int:
         """Process the rows due now; return how many were claimed."""
@@ -81,9 +86,37 @@ class CommentWorker:
         return ceiling if wait is None else min(max(wait, 0.02), ceiling)
 
     async def _process(self, claim: outbox.Claim) -> None:
-        from ..github.comments import GitHubRefused, GitHubUnavailable
-
         bound = log.bind(repository=claim.repository, pull_request=claim.pull_request)
+        try:
+            result = await self._refresh(claim)
+        except DATABASE_DOWN:
+            # Nothing can be recorded now; the lease runs out and the row is claimed again.
+            raise
+        except (GitHubUnavailable, GitHubRefused) as exc:
+            # A refusal (repository gone, app uninstalled) will not mend itself soon: park
+            # the row for an hour rather than drop it; an outage gets the usual backoff.
+            refused = isinstance(exc, GitHubRefused)
+            retry_after = REFUSED_RETRY_S if refused else exc.retry_after
+            delay = await self._fail(claim, exc, retry_after)
+            bound.warning(
+                "comment write failed; kept for retry",
+                error=_describe(exc),
+                attempts=claim.attempts,
+                retry_in_s=round(delay, 1),
+            )
+            result = "failed"
+        except Exception as exc:
+            # A bug must not stop the worker nor lose the request: keep it, say so, go on.
+            bound.exception("comment refresh crashed; kept for retry")
+            await self._fail(claim, exc, None)
+            result = "failed"
+        else:
+            if result == "written":
+                bound.info("comment written")
+        self._count(result)
+
+    async def _refresh(self, claim: outbox.Claim) -> str:
+        """Render the PR's summary and write it if it changed; "written" or "unchanged"."""
         async with self._pool.acquire() as conn:
             summaries = await load_summaries(
                 conn, claim.repository, claim.pull_request, web_url=self._web_url
@@ -95,46 +128,28 @@ class CommentWorker:
         if not summaries or (previous and previous.body_sha256 == digest):
             async with self._pool.acquire() as conn:
                 await outbox.complete(conn, claim)
-            self._count("unchanged")
-            return
+            return "unchanged"
         body = render_summary(
             summaries,
             repository=claim.repository,
             pull_request=claim.pull_request,
             updated_at=datetime.now(UTC),
         )
-        try:
-            comment_id = await self._write_comment(
-                claim.repository, claim.pull_request, body, previous and previous.comment_id
-            )
-        except (GitHubUnavailable, GitHubRefused, *DATABASE_DOWN) as exc:
-            # A refusal (repository gone, app uninstalled) will not mend itself soon: park
-            # the row for an hour rather than drop it; an outage gets the usual backoff.
-            refused = isinstance(exc, GitHubRefused)
-            retry_after = REFUSED_RETRY_S if refused else getattr(exc, "retry_after", None)
-            async with self._pool.acquire() as conn:
-                delay = await outbox.fail(conn, claim, _describe(exc), retry_after)
-            bound.warning(
-                "comment write failed; kept for retry",
-                error=_describe(exc),
-                attempts=claim.attempts,
-                retry_in_s=round(delay, 1),
-            )
-            self._count("failed")
-            return
-        except Exception as exc:
-            async with self._pool.acquire() as conn:
-                await outbox.fail(conn, claim, _describe(exc))
-            bound.exception("comment write crashed; kept for retry")
-            self._count("failed")
-            return
+        comment_id = await self._write_comment(
+            claim.repository, claim.pull_request, body, previous and previous.comment_id
+        )
         async with self._pool.acquire() as conn, conn.transaction():
             await remember_comment(
                 conn, claim.repository, claim.pull_request, WrittenComment(comment_id, digest)
             )
             await outbox.complete(conn, claim)
-        bound.info("comment written", comment_id=comment_id, tasks=len(summaries))
-        self._count("written")
+        return "written"
+
+    async def _fail(
+        self, claim: outbox.Claim, exc: BaseException, retry_after: float | None
+    ) -> float:
+        async with self._pool.acquire() as conn:
+            return await outbox.fail(conn, claim, _describe(exc), retry_after)
 
 
 def _describe(exc: BaseException) -> str:

@@ -58,15 +58,22 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
     log_ = log.bind(event=event.event, action=action, delivery_id=event.delivery_id)
     # The delivery row and every effect of the handlers commit together: a handler that
     # fails leaves no trace, so GitHub's redelivery runs it again from the start.
-    async with request.app[pool_key].acquire() as conn, conn.transaction():
-        first = await conn.fetchval(
-            RECORD_DELIVERY, event.delivery_id, event.event, action if action else None
-        )
-        if first is None:
-            log_.info("webhook redelivered; nothing to do")
-            answer = {"delivery": event.delivery_id, "duplicate": True}
-            return web.json_response(answer), "duplicate"
-        await router.dispatch(event, db=conn)
+    try:
+        async with request.app[pool_key].acquire() as conn, conn.transaction():
+            first = await conn.fetchval(
+                RECORD_DELIVERY, event.delivery_id, event.event, action if action else None
+            )
+            if first is None:
+                log_.info("webhook redelivered; nothing to do")
+                answer = {"delivery": event.delivery_id, "duplicate": True}
+                return web.json_response(answer), "duplicate"
+            await router.dispatch(event, db=conn)
+    except (KeyError, TypeError, AttributeError) as exc:
+        # Signed by GitHub but not shaped like the event it names: say what is missing,
+        # keep nothing (the transaction rolled back), and let a redelivery try again.
+        log_.warning("webhook payload not understood", error=repr(exc))
+        detail = f"the {event.event} payload lacks or mistypes a field: {exc!r}"
+        return json_error(400, "unexpected_payload", detail), "rejected"
     log_.info("webhook handled")
     _tell_auth(request.app[github_auth_key], event)
     answer = {"delivery": event.delivery_id, "duplicate": False}
