@@ -49,7 +49,7 @@ def exists(path: str) -> bool:
 
 
 def private_opener(path: str, flags: int) -> int:
-    """An `opener` for open() that creates the file readable by its owner only."""
+    """An `opener` for open() that creates the file for its owner only (read, write, run)."""
     return _os.open(path, flags, 0o700)
 
 

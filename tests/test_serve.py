@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -123,3 +124,33 @@ async def test_a_broken_app_key_is_a_clear_error_that_does_not_echo_it(
     assert b"GITHUB_APP_PRIVATE_KEY" in stderr
     assert b"c2VjcmV0" not in stdout + stderr
     assert b"Traceback" not in stderr
+
+
+async def test_serve_without_database_url_starts_and_stops_an_embedded_postgres(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "heatmeter", "serve", "--port", str(unused_tcp_port),
+        env={**env, "HEATMETER_DATA_DIR": str(tmp_path), "HEATMETER_REPORT_SECRET": "s"},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        await wait_ready(url)
+        body, headers = signed(make_report(), "s")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/v1/reports", data=body, headers=headers) as response,
+        ):
+            assert response.status == 202
+        conn = await asyncpg.connect(f"postgresql://postgres@/postgres?host={tmp_path}/postgres")
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM task_runs") == 1
+        finally:
+            await conn.close()
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    # The server stopped with the service: its pid file is gone.
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
