@@ -184,7 +184,7 @@ async def test_half_an_app_falls_back_and_says_so(http: aiohttp.ClientSession):
         auth = auth_from_settings(Settings(github_app_id="12", github_token="ghp_x"), http)
 
     assert isinstance(auth, TokenAuth)
-    assert [e["missing"] for e in logs if e["event"] == "github_app_incomplete"] == [
+    assert [e["missing"] for e in logs if e["event"] == "github app incomplete"] == [
         "GITHUB_APP_PRIVATE_KEY"
     ]
 
@@ -245,5 +245,5 @@ async def test_no_secret_reaches_a_log_line_or_an_error(
     assert app_jwts
     assert waits
     text = repr(logs) + str(refused.value) + repr(app_auth) + app_auth.describe()
-    assert {"github_retry", "github_reauthorizing"} <= {e["event"] for e in logs}
+    assert {"github retry", "github token refused; reauthorizing"} <= {e["event"] for e in logs}
     assert [s for s in secrets if s in text] == []

@@ -151,7 +151,7 @@ class AppAuth(GitHubAuth):
             installation_id = int(installation["id"])
             self._installations[key] = installation_id
             log.info(
-                "github_installation_found", repository=repository, installation=installation_id
+                "github installation found", repository=repository, installation=installation_id
             )
             return installation_id
 
@@ -179,7 +179,7 @@ class AppAuth(GitHubAuth):
             expires_at = datetime.fromisoformat(response["expires_at"]).timestamp()
             self._tokens[installation_id] = _InstallationToken(response["token"], expires_at)
             log.info(
-                "github_installation_token_minted",
+                "github installation token minted",
                 installation=installation_id,
                 expires_in_s=round(expires_at - self._clock()),
             )
@@ -207,7 +207,7 @@ def auth_from_settings(settings: Settings, session: aiohttp.ClientSession) -> Gi
     if settings.github_app_id or settings.github_app_private_key:
         # Half an App is a misconfiguration worth saying out loud, not a reason to stop.
         missing = "GITHUB_APP_PRIVATE_KEY" if settings.github_app_id else "GITHUB_APP_ID"
-        log.warning("github_app_incomplete", missing=missing)
+        log.warning("github app incomplete", missing=missing)
     if settings.github_token:
         return TokenAuth(settings.github_token)
     return None

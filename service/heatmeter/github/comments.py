@@ -99,7 +99,7 @@ async def upsert_comment(
             await calls.edit(where, comment_id, body)
         except _Gone:
             log.info(
-                "github_comment_gone", repository=repository, number=number, comment=comment_id
+                "github comment gone", repository=repository, number=number, comment=comment_id
             )
         else:
             return comment_id
@@ -116,14 +116,14 @@ async def upsert_comment(
                         f"comment {found} on {repository}#{number} is listed but cannot be edited"
                     ) from None
                 continue
-            log.info("github_comment_found", repository=repository, number=number, comment=found)
+            log.info("github comment found", repository=repository, number=number, comment=found)
             return found
         try:
             created = await calls.create(where, body)
         except _MaybeCreated:
             # GitHub may have made it before failing; look again rather than post twice.
             continue
-        log.info("github_comment_created", repository=repository, number=number, comment=created)
+        log.info("github comment created", repository=repository, number=number, comment=created)
         return created
 
 
@@ -226,7 +226,9 @@ class _Calls:
                 # A token revoked or expired early: mint another, once.
                 self._reauthorized = True
                 self._auth.forget(self._repository)
-                log.info("github_reauthorizing", repository=self._repository, call=what)
+                log.info(
+                    "github token refused; reauthorizing", repository=self._repository, call=what
+                )
                 continue
             if failure.kind in {"missing", "unauthorized", "refused"}:
                 raise GitHubRefused(
@@ -267,7 +269,7 @@ class _Backoff:
                 status=failure.status,
             )
         log.warning(
-            "github_retry",
+            "github retry",
             repository=repository,
             call=what,
             failure=failure.detail,
