@@ -79,6 +79,7 @@ async def test_other_steps_of_the_same_task_are_separate_runs(
         ({"run_id": "12"}, {"run_id"}),
         ({"kind": "magic", "outcome": "meh"}, {"kind", "outcome"}),
         ({"repository": "no-slash"}, {"repository"}),
+        ({"repository": "octo/app\n"}, {"repository"}),
         ({"task": ""}, {"task"}),
         ({"task": None}, {"task"}),
         ({"started_at": "yesterday"}, {"started_at"}),

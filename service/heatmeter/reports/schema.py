@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 KINDS = ("scaffolding", "deploy", "provisioning", "other")
@@ -65,7 +66,12 @@ REPORT_SCHEMA: dict[str, Any] = {
     },
 }
 
-_validator = Draft202012Validator(REPORT_SCHEMA)
+# Two validators of the one published schema. fastjsonschema compiles it to Python and
+# decides in ~18 µs what jsonschema takes ~430 µs for (a quarter of the service's CPU
+# at full ingest), but it stops at the first problem; so jsonschema runs only for a
+# report already refused, to name every bad field in the 400.
+_accept = fastjsonschema.compile({k: v for k, v in REPORT_SCHEMA.items() if k != "$schema"})
+_explainer = Draft202012Validator(REPORT_SCHEMA)
 
 
 class ReportError(ValueError):
@@ -104,11 +110,11 @@ class Report:
 
 def parse_report(data: Any, *, now: datetime | None = None) -> Report:
     """Validate a decoded JSON body; raise `ReportError` naming every bad field."""
+    try:
+        _accept(data)
+    except fastjsonschema.JsonSchemaValueException as refusal:
+        raise ReportError(_explain(data) or _first_problem(refusal)) from None
     fields: dict[str, str] = {}
-    for error in _validator.iter_errors(data):
-        fields.setdefault(_path(error), _message(error))
-    if fields:
-        raise ReportError(fields)
     now = now or datetime.now(UTC)
     times = {}
     for name in ("started_at", "finished_at"):
@@ -122,6 +128,20 @@ def parse_report(data: Any, *, now: datetime | None = None) -> Report:
     if fields:
         raise ReportError(fields)
     return Report(**{**data, **times})
+
+
+def _explain(data: Any) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for error in _explainer.iter_errors(data):
+        fields.setdefault(_path(error), _message(error))
+    return fields
+
+
+def _first_problem(refusal: fastjsonschema.JsonSchemaValueException) -> dict[str, str]:
+    # Where the two disagree (a pattern's `$` before a trailing newline, which Python's
+    # `re` lets through), the stricter verdict stands, in fastjsonschema's words.
+    path = ".".join(str(part) for part in refusal.path[1:]) or "$"
+    return {path: refusal.message.removeprefix(f"data.{path} ").removeprefix("data ")}
 
 
 def _timestamp(value: str, now: datetime) -> datetime:
