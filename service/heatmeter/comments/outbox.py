@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
-# A new request opens a debounce window; later ones only move `requested_at`.
+# A new request opens a debounce window; later ones only count themselves.
 REQUEST_COMMENT = """
 INSERT INTO comment_outbox (repository, pull_request) VALUES ($1, $2)
-ON CONFLICT (repository, pull_request) DO UPDATE SET requested_at = now()
+ON CONFLICT (repository, pull_request) DO UPDATE SET
+    requested_at = now(), requests = comment_outbox.requests + 1
 """
 
 # Rows whose debounce window is over, not waiting out a failure and not leased to a
@@ -30,14 +30,14 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS due
 WHERE o.repository = due.repository AND o.pull_request = due.pull_request
-RETURNING o.repository, o.pull_request, o.requested_at, o.attempts
+RETURNING o.repository, o.pull_request, o.requests, o.attempts
 """
 
 # Done, unless someone asked again meanwhile: then a fresh window starts now.
 COMPLETE = """
 WITH finished AS (
     DELETE FROM comment_outbox
-    WHERE repository = $1 AND pull_request = $2 AND requested_at = $3
+    WHERE repository = $1 AND pull_request = $2 AND requests = $3
     RETURNING 1
 )
 UPDATE comment_outbox
@@ -71,7 +71,7 @@ BACKOFF_CAP_S = 600.0
 class Claim:
     repository: str
     pull_request: int
-    requested_at: datetime
+    requests: int  # how many requests the claim covers; more by completion means "again"
     attempts: int
 
 
@@ -92,7 +92,7 @@ async def claim_due(
 
 
 async def complete(conn: asyncpg.Connection, claim: Claim) -> None:
-    await conn.execute(COMPLETE, claim.repository, claim.pull_request, claim.requested_at)
+    await conn.execute(COMPLETE, claim.repository, claim.pull_request, claim.requests)
 
 
 async def fail(
