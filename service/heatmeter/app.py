@@ -16,7 +16,6 @@ from .comments.worker import CommentWorker
 from .github.auth import auth_from_settings
 from .github.comments import upsert_comment
 from .keys import (
-    comment_worker_key,
     github_auth_key,
     http_key,
     metrics_key,
@@ -92,7 +91,6 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
             "comments are off: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN; "
             "reports are still stored and their comment requests wait in the outbox"
         )
-        app[comment_worker_key] = None
         yield
         return
 
@@ -110,7 +108,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         )
 
     writes = app[metrics_key].comment_writes
-    worker = app[comment_worker_key] = CommentWorker(
+    worker = CommentWorker(
         app[pool_key],
         write_comment,
         count=lambda result: writes.labels(result).inc(),

@@ -7,7 +7,7 @@ from functools import cache
 from aiohttp import web
 
 from .db.migrations import Migration, load_migrations, pending_count
-from .errors import DATABASE_DOWN
+from .errors import DATABASE_DOWN, RETRY_AFTER_S
 from .keys import pool_key
 
 routes = web.RouteTableDef()
@@ -33,12 +33,12 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unavailable", "database": "unreachable"},
             status=503,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     if pending:
         return web.json_response(
             {"status": "unavailable", "database": "ok", "pending_migrations": pending},
             status=503,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     return web.json_response({"status": "ok", "database": "ok", "pending_migrations": 0})

@@ -11,7 +11,6 @@ from aiohttp import web
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .comments.worker import CommentWorker
     from .github.auth import GitHubAuth
     from .metrics import ServiceMetrics
     from .reports.auth import OidcVerifier
@@ -23,4 +22,3 @@ oidc_key: web.AppKey[OidcVerifier] = web.AppKey("oidc")
 metrics_key: web.AppKey[ServiceMetrics] = web.AppKey("metrics")
 # None when neither a GitHub App nor a token is configured: reports are stored, no comments.
 github_auth_key: web.AppKey[GitHubAuth | None] = web.AppKey("github_auth")
-comment_worker_key: web.AppKey[CommentWorker | None] = web.AppKey("comment_worker")
