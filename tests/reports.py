@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from heatmeter.reports.auth import SIGNATURE_HEADER, sign
+from heatmeter.reports.trust import SIGNATURE_HEADER, sign
 
 
 def make_report(**overrides: Any) -> dict[str, Any]:

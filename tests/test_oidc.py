@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from heatmeter.app import create_app
-from heatmeter.reports.auth import OidcVerifier
+from heatmeter.reports.trust import OidcVerifier
 from heatmeter.settings import Settings
 
 from .oidc_issuer import OidcIssuer

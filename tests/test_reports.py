@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from heatmeter.app import create_app
-from heatmeter.reports.auth import SIGNATURE_HEADER
+from heatmeter.reports.trust import SIGNATURE_HEADER
 from heatmeter.settings import Settings
 
 from .conftest import REPORT_SECRET

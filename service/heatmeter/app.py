@@ -11,11 +11,8 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from . import __version__, health, metrics, openapi
-from .comments.worker import CommentWorker
-from .github.auth import auth_from_settings
-from .github.comments import upsert_comment
-from .keys import (
+from . import __version__, prometheus
+from .appkeys import (
     github_auth_key,
     http_key,
     metrics_key,
@@ -23,9 +20,13 @@ from .keys import (
     pool_key,
     settings_key,
 )
-from .middleware import request_context
+from .comments.sticky import upsert_comment
+from .comments.worker import CommentWorker
+from .github.credentials import auth_from_settings
+from .http import health, openapi
+from .http.middleware import request_context
 from .reports import routes as reports
-from .reports.auth import OidcVerifier
+from .reports.trust import OidcVerifier
 from .settings import Settings
 from .summary.render import MARKER
 from .webhooks import routes as webhooks
@@ -42,12 +43,12 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded one)")
     app = web.Application(middlewares=[request_context], client_max_size=MAX_REQUEST_BYTES)
     app[settings_key] = settings
-    app[metrics_key] = metrics.ServiceMetrics()
+    app[metrics_key] = prometheus.ServiceMetrics()
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
     app.add_routes(health.routes)
-    app.add_routes(metrics.routes)
+    app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
     app.add_routes(webhooks.routes)

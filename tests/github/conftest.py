@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from heatmeter.github.auth import AppAuth
+from heatmeter.github.credentials import AppAuth
 
 from .fake_github import FakeGitHub, serve_fake_github
 

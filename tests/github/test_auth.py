@@ -11,8 +11,8 @@ import jwt
 import pytest
 from structlog.testing import capture_logs
 
-from heatmeter.github.auth import AppAuth, TokenAuth, auth_from_settings
-from heatmeter.github.comments import GitHubRefused, upsert_comment
+from heatmeter.comments.sticky import GitHubRefused, upsert_comment
+from heatmeter.github.credentials import AppAuth, TokenAuth, auth_from_settings
 from heatmeter.settings import Settings, SettingsError
 
 from .conftest import INSTALLATION_ID, REPOSITORY

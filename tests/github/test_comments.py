@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from heatmeter.github.auth import AppAuth, GitHubAuth
-from heatmeter.github.comments import GitHubRefused, GitHubUnavailable, upsert_comment
+from heatmeter.comments.sticky import GitHubRefused, GitHubUnavailable, upsert_comment
+from heatmeter.github.credentials import AppAuth, GitHubAuth
 
 from .conftest import REPOSITORY
 from .fake_github import FakeGitHub

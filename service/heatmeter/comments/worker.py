@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
-from ..errors import DATABASE_DOWN
-from ..github.comments import GitHubRefused, GitHubUnavailable
+from ..http.errors import DATABASE_DOWN
 from ..summary.render import render_summary
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
+from .sticky import GitHubRefused, GitHubUnavailable
 
 log = structlog.get_logger(__name__)
 
 REFUSED_RETRY_S = 3600.0
 
 # (repository, pull request number, body, known comment id or None) -> the comment's id.
-# Raises GitHubUnavailable / GitHubRefused (heatmeter.github.comments) on failure.
+# Raises GitHubUnavailable / GitHubRefused (heatmeter.comments.sticky) on failure.
 WriteComment = Callable[[str, int, str, int | None], Awaitable[int]]
 
 

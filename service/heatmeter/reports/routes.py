@@ -7,9 +7,11 @@ import json
 import structlog
 from aiohttp import web
 
-from ..errors import DATABASE_DOWN, json_error, read_body
-from ..keys import metrics_key, oidc_key, pool_key, settings_key
-from .auth import (
+from ..appkeys import metrics_key, oidc_key, pool_key, settings_key
+from ..http.errors import DATABASE_DOWN, json_error, read_body
+from .schema import ReportError, parse_report
+from .store import store_report
+from .trust import (
     SIGNATURE_HEADER,
     AuthError,
     OidcUnavailable,
@@ -17,8 +19,6 @@ from .auth import (
     check_claims,
     verify_signature,
 )
-from .schema import ReportError, parse_report
-from .store import store_report
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()

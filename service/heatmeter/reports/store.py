@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from ..comments.outbox import request_comment
-from .auth import Reporter
 from .schema import Report
+from .trust import Reporter
 
 # A start only creates; a replayed start, or one arriving after its finish, is a no-op.
 INSERT_START = """

@@ -6,9 +6,9 @@ import structlog
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
 
-from ..errors import json_error, read_body
-from ..github.auth import AppAuth, GitHubAuth
-from ..keys import github_auth_key, metrics_key, pool_key, settings_key
+from ..appkeys import github_auth_key, metrics_key, pool_key, settings_key
+from ..github.credentials import AppAuth, GitHubAuth
+from ..http.errors import json_error, read_body
 from . import router
 from .payloads import installation_id
 

@@ -8,8 +8,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from .errors import DATABASE_DOWN
-from .keys import metrics_key, pool_key
+from .appkeys import metrics_key, pool_key
+from .http.errors import DATABASE_DOWN
 
 routes = web.RouteTableDef()
 

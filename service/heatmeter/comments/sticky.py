@@ -16,7 +16,7 @@ import gidgethub
 import gidgethub.aiohttp
 import structlog
 
-from .auth import USER_AGENT, GitHubAuth, split_repository
+from ..github.credentials import USER_AGENT, GitHubAuth, split_repository
 
 log = structlog.get_logger(__name__)
 

@@ -6,9 +6,9 @@ from functools import cache
 
 from aiohttp import web
 
-from .db.migrations import Migration, load_migrations, pending_count
+from ..appkeys import pool_key
+from ..db.migrations import Migration, load_migrations, pending_count
 from .errors import DATABASE_DOWN, RETRY_AFTER_S
-from .keys import pool_key
 
 routes = web.RouteTableDef()
 

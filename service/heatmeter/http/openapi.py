@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__
-from .reports.schema import REPORT_SCHEMA
+from .. import __version__
+from ..reports.schema import REPORT_SCHEMA
 
 routes = web.RouteTableDef()
 

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from ..appkeys import metrics_key
 from .errors import DATABASE_DOWN, json_error
-from .keys import metrics_key
 
 log = structlog.get_logger(__name__)
 

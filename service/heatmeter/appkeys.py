@@ -11,9 +11,9 @@ from aiohttp import web
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .github.auth import GitHubAuth
-    from .metrics import ServiceMetrics
-    from .reports.auth import OidcVerifier
+    from .github.credentials import GitHubAuth
+    from .prometheus import ServiceMetrics
+    from .reports.trust import OidcVerifier
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)

@@ -1,0 +1,1 @@
+"""The edge every request crosses: middleware, JSON errors, health probes, the OpenAPI document."""
