@@ -8,12 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from heatmeter.comments.sticky import MARKER, with_marker
 from heatmeter.summary.metrics import TaskSummary, summarize_task
 from heatmeter.summary.render import (
     CHART_TASKS,
-    MARKER,
     MAX_COMMENT_CHARS,
     OPEN_ROWS,
+    TITLE,
     escape_markdown,
     escape_mermaid_label,
     format_duration,
@@ -70,8 +71,8 @@ def outside_code_fences(text: str) -> str:
 # structure
 
 
-def test_marker_is_the_first_line_and_appears_once():
-    text = render([task()])
+def test_written_comment_has_the_marker_first_and_once():
+    text = with_marker(render([task(name="<!-- heatmeter:summary -->")]))
     assert text.splitlines()[0] == MARKER
     assert text.count(MARKER) == 1
 
@@ -95,11 +96,10 @@ def test_zero_baseline_history_reads_no_baseline_yet():
 
 def test_zero_tasks():
     text = render([])
-    assert text.startswith(MARKER + "\n")
+    assert text.startswith(TITLE + "\n")
     assert "No platform tasks have reported" in html.unescape(text)
     assert not table_rows(text)
     assert "mermaid" not in text
-    assert text.count(MARKER) == 1
 
 
 def test_thirty_tasks_fold_the_rest_into_details():
@@ -149,7 +149,7 @@ def test_dashboard_link_only_when_https():
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_hostile_names_render_harmlessly(name):
-    text = render([task(name, kind=name), task("deploy")])
+    text = with_marker(render([task(name, kind=name), task("deploy")]))
     prose = outside_code_fences(text)
     decoded = html.unescape(prose).replace("\u200b", "")
     # Nothing the user wrote becomes a mention, link, tag, comment or code span ...
@@ -275,8 +275,7 @@ def test_huge_input_stays_under_the_comment_limit():
     ]
     text = render(summaries, dashboard_url="https://dash.example/x")
     assert len(text) <= MAX_COMMENT_CHARS
-    assert text.splitlines()[0] == MARKER
-    assert text.count(MARKER) == 1
+    assert with_marker(text).count(MARKER) == 1
     assert "not shown here" in text
     for row in table_rows(text):
         assert row.count("|") == COLUMNS + 1

@@ -13,22 +13,22 @@ from aiohttp import web
 
 from . import __version__, prometheus
 from .appkeys import (
-    github_auth_key,
+    github_key,
     http_key,
     metrics_key,
     oidc_key,
     pool_key,
     settings_key,
 )
-from .comments.sticky import upsert_comment
 from .comments.worker import CommentWorker
+from .github import USER_AGENT
+from .github.client import GitHubClient
 from .github.credentials import auth_from_settings
 from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
 from .settings import Settings
-from .summary.render import MARKER
 from .webhooks import routes as webhooks
 
 log = structlog.get_logger(__name__)
@@ -72,7 +72,7 @@ async def _database_pool(app: web.Application) -> AsyncIterator[None]:
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     session = aiohttp.ClientSession(
-        headers={"User-Agent": f"heatmeter/{__version__}"},
+        headers={"User-Agent": USER_AGENT},
         timeout=aiohttp.ClientTimeout(total=30),
     )
     app[http_key] = session
@@ -86,35 +86,27 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     session = app[http_key]
-    auth = app[github_auth_key] = auth_from_settings(settings, session)
+    auth = auth_from_settings(settings, session)
     if auth is None:
+        app[github_key] = None
         log.warning(
             "comments are off: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN; "
             "reports are still stored and their comment requests wait in the outbox"
         )
         yield
         return
-
-    async def write_comment(repository: str, number: int, body: str, comment_id: int | None) -> int:
-        return await upsert_comment(
-            session,
-            auth,
-            repository,
-            number,
-            body,
-            marker=MARKER,
-            comment_id=comment_id,
-            api_url=settings.github_api_url,
-            budget_s=settings.github_retry_budget_s,
-        )
-
+    github = app[github_key] = GitHubClient(
+        session,
+        auth,
+        api_url=settings.github_api_url,
+        budget_s=settings.github_retry_budget_s,
+    )
     writes = app[metrics_key].comment_writes
     worker = CommentWorker(
         app[pool_key],
-        write_comment,
+        github,
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
-        web_url=web_url(settings.github_api_url),
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
     task = asyncio.create_task(worker.run(), name="comment-worker")
@@ -123,10 +115,3 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def web_url(api_url: str) -> str:
-    """GitHub's web root for its REST root: api.github.com, or GHES's /api/v3."""
-    if api_url.rstrip("/") == "https://api.github.com":
-        return "https://github.com"
-    return api_url.rstrip("/").removesuffix("/api/v3")

@@ -11,7 +11,7 @@ from aiohttp import web
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .github.credentials import GitHubAuth
+    from .github.client import GitHubClient
     from .prometheus import ServiceMetrics
     from .reports.trust import OidcVerifier
 
@@ -21,4 +21,4 @@ http_key = web.AppKey("http", aiohttp.ClientSession)
 oidc_key: web.AppKey[OidcVerifier] = web.AppKey("oidc")
 metrics_key: web.AppKey[ServiceMetrics] = web.AppKey("metrics")
 # None when neither a GitHub App nor a token is configured: reports are stored, no comments.
-github_auth_key: web.AppKey[GitHubAuth | None] = web.AppKey("github_auth")
+github_key: web.AppKey[GitHubClient | None] = web.AppKey("github")

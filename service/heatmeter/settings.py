@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+GITHUB_API_URL = "https://api.github.com"
 
 
 class SettingsError(ValueError):
@@ -27,7 +28,7 @@ class Settings:
     github_app_id: str | None = None
     github_app_private_key: str | None = field(default=None, repr=False)
     github_token: str | None = field(default=None, repr=False)
-    github_api_url: str = "https://api.github.com"
+    github_api_url: str = GITHUB_API_URL
     comment_debounce_s: float = 2.0
     # How long one comment write may spend waiting out GitHub's failures before the
     # outbox takes over and retries it later.

@@ -11,14 +11,13 @@ import jwt
 import pytest
 from structlog.testing import capture_logs
 
-from heatmeter.comments.sticky import GitHubRefused, upsert_comment
+from heatmeter.comments.sticky import upsert_comment
+from heatmeter.github.client import GitHubClient, GitHubRefused
 from heatmeter.github.credentials import AppAuth, TokenAuth, auth_from_settings
 from heatmeter.settings import Settings, SettingsError
 
 from .conftest import INSTALLATION_ID, REPOSITORY
 from .fake_github import FakeGitHub
-
-MARKER = "<!-- heatmeter -->"
 
 
 async def test_token_auth_sends_the_token(http: aiohttp.ClientSession, fake_github: FakeGitHub):
@@ -26,9 +25,7 @@ async def test_token_auth_sends_the_token(http: aiohttp.ClientSession, fake_gith
     fake_github.add_token("ghp_plain")
     auth = TokenAuth("ghp_plain")
 
-    await upsert_comment(
-        http, auth, REPOSITORY, 1, f"hi {MARKER}", marker=MARKER, api_url=fake_github.url
-    )
+    await upsert_comment(GitHubClient(http, auth, api_url=fake_github.url), REPOSITORY, 1, "hi")
 
     assert {r.headers["Authorization"] for r in fake_github.requests} == {"token ghp_plain"}
     assert "ghp_plain" not in auth.describe() + repr(auth)
@@ -134,10 +131,9 @@ async def test_comments_on_an_uninstalled_repository_are_refused(
 ):
     fake_github.add_repository("octo/elsewhere")
 
+    client = GitHubClient(http, app_auth, api_url=fake_github.url)
     with pytest.raises(GitHubRefused) as raised:
-        await upsert_comment(
-            http, app_auth, "octo/elsewhere", 1, MARKER, marker=MARKER, api_url=fake_github.url
-        )
+        await upsert_comment(client, "octo/elsewhere", 1, "hi")
 
     assert raised.value.status == 404
 
@@ -199,41 +195,13 @@ async def test_no_secret_reaches_a_log_line_or_an_error(
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
+    client = GitHubClient(http, app_auth, api_url=fake_github.url, sleep=sleep)
     with capture_logs() as logs:
-        comment_id = await upsert_comment(
-            http,
-            app_auth,
-            REPOSITORY,
-            3,
-            MARKER,
-            marker=MARKER,
-            api_url=fake_github.url,
-            sleep=sleep,
-        )
-        await upsert_comment(
-            http,
-            app_auth,
-            REPOSITORY,
-            3,
-            f"v2 {MARKER}",
-            marker=MARKER,
-            comment_id=comment_id,
-            api_url=fake_github.url,
-            sleep=sleep,
-        )
+        comment_id = await upsert_comment(client, REPOSITORY, 3, "v1")
+        await upsert_comment(client, REPOSITORY, 3, "v2", comment_id=comment_id)
         fake_github.fail("PATCH", "/repos/*/comments/*", 403, times=1)
         with pytest.raises(GitHubRefused) as refused:
-            await upsert_comment(
-                http,
-                app_auth,
-                REPOSITORY,
-                3,
-                f"v3 {MARKER}",
-                marker=MARKER,
-                comment_id=comment_id,
-                api_url=fake_github.url,
-                sleep=sleep,
-            )
+            await upsert_comment(client, REPOSITORY, 3, "v3", comment_id=comment_id)
 
     app_jwts = {
         r.headers["Authorization"].split()[1]

@@ -9,13 +9,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from heatmeter.comments.sticky import GitHubRefused, GitHubUnavailable, upsert_comment
+from heatmeter.comments.sticky import MARKER, upsert_comment, with_marker
+from heatmeter.github.client import GitHubClient, GitHubRefused, GitHubUnavailable
 from heatmeter.github.credentials import AppAuth, GitHubAuth
 
 from .conftest import REPOSITORY
 from .fake_github import FakeGitHub
 
-MARKER = "<!-- heatmeter:summary -->"
 PR = 12
 
 
@@ -43,15 +43,15 @@ def upsert(
     async def call(body: str, **kwargs: Any) -> int:
         options: dict[str, Any] = {"api_url": fake_github.url, "sleep": sleep, **kwargs}
         auth: GitHubAuth = options.pop("auth", app_auth)
-        return await upsert_comment(
-            http, auth, REPOSITORY, PR, f"{body}\n{MARKER}", marker=MARKER, **options
-        )
+        comment_id = options.pop("comment_id", None)
+        client = GitHubClient(http, auth, **options)
+        return await upsert_comment(client, REPOSITORY, PR, body, comment_id=comment_id)
 
     return call
 
 
 def bodies(fake: FakeGitHub) -> list[str]:
-    return [c["body"].removesuffix(f"\n{MARKER}") for c in fake.comments(REPOSITORY, PR)]
+    return [c["body"].removeprefix(f"{MARKER}\n") for c in fake.comments(REPOSITORY, PR)]
 
 
 async def test_first_call_creates_and_the_next_edits_the_same_comment(upsert, fake_github):
@@ -61,7 +61,7 @@ async def test_first_call_creates_and_the_next_edits_the_same_comment(upsert, fa
     assert second == first
     assert bodies(fake_github) == ["two"]
     assert [(w.method, w.status) for w in fake_github.writes] == [("POST", 201), ("PATCH", 200)]
-    assert fake_github.writes[0].json == {"body": f"one\n{MARKER}"}
+    assert fake_github.writes[0].json == {"body": with_marker("one")}
 
 
 async def test_without_an_id_the_comment_is_found_by_its_marker(upsert, fake_github):
@@ -88,14 +88,14 @@ async def test_a_deleted_comment_is_recreated(upsert, fake_github):
 async def test_the_marker_is_found_on_the_second_page(upsert, fake_github):
     for n in range(130):
         fake_github.add_comment(REPOSITORY, PR, f"looks good {n}")
-    ours = fake_github.add_comment(REPOSITORY, PR, f"old\n{MARKER}", by_app=True)
+    ours = fake_github.add_comment(REPOSITORY, PR, with_marker("old"), by_app=True)
     fake_github.add_comment(REPOSITORY, PR, "after")
 
     assert await upsert("new") == ours["id"]
     listings = fake_github.requests_to("GET", f"/repos/{REPOSITORY}/issues/{PR}/comments")
     assert [r.query.get("page", "1") for r in listings] == ["1", "2"]
     assert [w.method for w in fake_github.writes] == ["PATCH"]
-    assert fake_github.comments(REPOSITORY, PR)[130]["body"] == f"new\n{MARKER}"
+    assert fake_github.comments(REPOSITORY, PR)[130]["body"] == with_marker("new")
 
 
 async def test_a_person_quoting_the_marker_is_not_edited(upsert, fake_github):
@@ -105,14 +105,6 @@ async def test_a_person_quoting_the_marker_is_not_edited(upsert, fake_github):
 
     assert ours != theirs["id"]
     assert theirs["body"] == f"what is {MARKER} for?"
-
-
-async def test_a_body_without_the_marker_is_a_bug(http, app_auth, fake_github):
-    with pytest.raises(ValueError, match="marker"):
-        await upsert_comment(
-            http, app_auth, REPOSITORY, PR, "no marker", marker=MARKER, api_url=fake_github.url
-        )
-    assert fake_github.requests == []
 
 
 async def test_a_502_then_success_ends_updated(upsert, fake_github, sleep):
@@ -145,24 +137,6 @@ async def test_a_create_that_failed_after_creating_is_not_repeated(upsert, fake_
     assert [w.method for w in fake_github.writes] == ["POST", "PATCH"]
 
 
-async def test_a_secondary_rate_limit_is_waited_out(upsert, fake_github):
-    fake_github.fail(
-        "POST",
-        "/repos/*/issues/*/comments",
-        403,
-        body={"message": "You have exceeded a secondary rate limit. Please wait a few minutes."},
-        headers={"Retry-After": "1"},
-    )
-
-    started = time.monotonic()
-    await upsert("one", sleep=asyncio.sleep)
-    elapsed = time.monotonic() - started
-
-    assert elapsed >= 0.95
-    assert bodies(fake_github) == ["one"]
-    assert [w.status for w in fake_github.writes] == [403, 201]
-
-
 async def test_a_429_honours_retry_after(upsert, fake_github, sleep):
     fake_github.fail("GET", "/repos/*/comments", 429, headers={"Retry-After": "3"})
 
@@ -191,6 +165,28 @@ async def test_a_403_with_no_requests_left_waits_for_the_reset(upsert, fake_gith
     assert len(sleep.waits) == 1
     assert 4 <= sleep.waits[0] <= 6.5
     assert bodies(fake_github) == ["one"]
+
+
+async def test_a_used_up_rate_limit_is_waited_for_before_the_next_call(upsert, fake_github, sleep):
+    # The listing succeeds but spends the installation's last request: the create that
+    # follows waits for the reset instead of being refused first.
+    fake_github.fail(
+        "GET",
+        "/repos/*/comments",
+        200,
+        body=[],
+        headers={
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(time.time()) + 5),
+        },
+    )
+
+    await upsert("one")
+
+    assert len(sleep.waits) == 1
+    assert 4 <= sleep.waits[0] <= 6.5
+    assert [w.status for w in fake_github.writes] == [201]
 
 
 async def test_a_rate_limit_past_the_budget_gives_up_at_once(upsert, fake_github, sleep):
@@ -300,17 +296,9 @@ async def test_a_revoked_token_is_replaced_once(upsert, fake_github, sleep):
 async def test_a_token_that_keeps_failing_is_refused(http, fake_github, sleep):
     fake_github.add_repository(REPOSITORY)
 
+    client = GitHubClient(http, _UnknownToken(), api_url=fake_github.url, sleep=sleep)
     with pytest.raises(GitHubRefused) as raised:
-        await upsert_comment(
-            http,
-            _UnknownToken(),
-            REPOSITORY,
-            PR,
-            MARKER,
-            marker=MARKER,
-            api_url=fake_github.url,
-            sleep=sleep,
-        )
+        await upsert_comment(client, REPOSITORY, PR, "body")
 
     assert raised.value.status == 401
     assert len(fake_github.requests) == 2

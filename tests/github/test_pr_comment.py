@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from heatmeter.app import create_app
 from heatmeter.comments import worker as worker_module
+from heatmeter.comments.sticky import MARKER
 from heatmeter.settings import Settings
-from heatmeter.summary.render import MARKER
 
 from ..conftest import REPORT_SECRET
 from ..reports import make_report, signed

@@ -10,7 +10,7 @@ import asyncpg
 REQUEST_COMMENT = """
 INSERT INTO comment_outbox (repository, pull_request) VALUES ($1, $2)
 ON CONFLICT (repository, pull_request) DO UPDATE SET
-    requested_at = now(), requests = comment_outbox.requests + 1
+    requests = comment_outbox.requests + 1
 """
 
 # Rows whose debounce window is over, not waiting out a failure and not leased to a

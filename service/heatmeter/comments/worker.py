@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 
+from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, web_url
 from ..http.errors import DATABASE_DOWN
 from ..summary.render import render_summary
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
-from .sticky import GitHubRefused, GitHubUnavailable
+from .sticky import upsert_comment
 
 log = structlog.get_logger(__name__)
 
 REFUSED_RETRY_S = 3600.0
-
-# (repository, pull request number, body, known comment id or None) -> the comment's id.
-# Raises GitHubUnavailable / GitHubRefused (heatmeter.comments.sticky) on failure.
-WriteComment = Callable[[str, int, str, int | None], Awaitable[int]]
 
 
 class CommentWorker:
@@ -35,19 +32,18 @@ class CommentWorker:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        write_comment: WriteComment,
+        github: GitHubClient,
         *,
         debounce_s: float,
-        web_url: str,
         batch: int = 10,
         lease_s: float = 120.0,
         idle_poll_s: float = 1.0,
         count: Callable[[str], None] = lambda result: None,
     ) -> None:
         self._pool = pool
-        self._write_comment = write_comment
+        self._github = github
         self._debounce_s = debounce_s
-        self._web_url = web_url
+        self._web_url = web_url(github.api_url)
         self._batch = batch
         self._lease_s = lease_s
         self._idle_poll_s = idle_poll_s
@@ -135,8 +131,12 @@ class CommentWorker:
             pull_request=claim.pull_request,
             updated_at=datetime.now(UTC),
         )
-        comment_id = await self._write_comment(
-            claim.repository, claim.pull_request, body, previous and previous.comment_id
+        comment_id = await upsert_comment(
+            self._github,
+            claim.repository,
+            claim.pull_request,
+            body,
+            comment_id=previous and previous.comment_id,
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await remember_comment(

@@ -18,10 +18,10 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 
 from ..settings import Settings, SettingsError
+from . import USER_AGENT
 
 log = structlog.get_logger(__name__)
 
-USER_AGENT = "heatmeter"
 # Installation tokens live an hour; stop using one this long before it expires so a
 # request started with it cannot outlive it.
 REFRESH_MARGIN_S = 5 * 60
@@ -37,6 +37,10 @@ class GitHubAuth(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """Who we are, for a log line; never contains a secret."""
+
+    async def credentials(self, repository: str) -> tuple[str, str]:
+        """Who we act as on ``repository`` (one name per rate limit), and its token."""
+        return "token", await self.token(repository)
 
     def forget(self, repository: str) -> None:  # noqa: B027 - optional hook, no-op by default
         """Drop what is cached for ``repository`` after GitHub refused it (401)."""
@@ -154,6 +158,11 @@ class AppAuth(GitHubAuth):
                 "github installation found", repository=repository, installation=installation_id
             )
             return installation_id
+
+    async def credentials(self, repository: str) -> tuple[str, str]:
+        # Each installation has a rate limit of its own.
+        installation_id = await self.installation_id(repository)
+        return f"installation:{installation_id}", await self.token(repository)
 
     async def token(self, repository: str) -> str:
         installation_id = await self.installation_id(repository)

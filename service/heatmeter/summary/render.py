@@ -21,10 +21,10 @@ from .metrics import (
     verdict,
 )
 
-MARKER = "<!-- heatmeter:summary -->"
 TITLE = "### heatmeter: platform tasks on this pull request"
 
-# GitHub refuses comments over 65,536 characters; stay clear of it with room to spare.
+# GitHub refuses comments over 65,536 characters; stay clear of it with room to spare
+# (the sticky comment's marker line comes on top).
 MAX_COMMENT_CHARS = 60_000
 # Rows shown in the open table; the rest fold into <details> so a busy PR stays short.
 OPEN_ROWS = 10
@@ -152,13 +152,15 @@ def render_summary(
     updated_at: datetime,
     dashboard_url: str | None = None,
 ) -> str:
-    """The whole comment: marker, title, verdict, task tables, charts and footer.
+    """The whole comment: title, verdict, task tables, charts and footer.
+
+    The sticky comment's hidden marker is added by ``comments.sticky`` when it writes.
 
     ``updated_at`` is shown in UTC (a naive datetime is taken to be UTC already). The
     result never exceeds MAX_COMMENT_CHARS: charts go first, then rows from the end.
     """
     ordered = sorted((_bounded(s) for s in summaries), key=_attention_order)
-    head = f"{MARKER}\n{TITLE}\n\n{escape_markdown(verdict(ordered))}"
+    head = f"{TITLE}\n\n{escape_markdown(verdict(ordered))}"
     footer = _footer(repository, pull_request, updated_at, safe_https_url(dashboard_url))
     rows = [_row(summary) for summary in ordered[:MAX_ROWS]]
     charts = _charts(ordered)
@@ -170,7 +172,7 @@ def render_summary(
         text = "\n\n".join(part for part in (*parts, footer) if part) + "\n"
         if len(text) <= MAX_COMMENT_CHARS:
             return text
-    return f"{MARKER}\n{TITLE}\n\nThe summary is too large to show here.\n"
+    return f"{TITLE}\n\nThe summary is too large to show here.\n"
 
 
 def _clean(text: str) -> str:

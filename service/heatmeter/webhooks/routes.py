@@ -6,8 +6,9 @@ import structlog
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
 
-from ..appkeys import github_auth_key, metrics_key, pool_key, settings_key
-from ..github.credentials import AppAuth, GitHubAuth
+from ..appkeys import github_key, metrics_key, pool_key, settings_key
+from ..github.client import GitHubClient
+from ..github.credentials import AppAuth
 from ..http.errors import json_error, read_body
 from . import router
 from .payloads import installation_id
@@ -75,15 +76,16 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
         detail = f"the {event.event} payload lacks or mistypes a field: {exc!r}"
         return json_error(400, "unexpected_payload", detail), "rejected"
     log_.info("webhook handled")
-    _tell_auth(request.app[github_auth_key], event)
+    _tell_auth(request.app[github_key], event)
     answer = {"delivery": event.delivery_id, "duplicate": False}
     if event.event == "ping":
         answer["zen"] = event.data.get("zen")
     return web.json_response(answer), "handled"
 
 
-def _tell_auth(auth: GitHubAuth | None, event: sansio.Event) -> None:
+def _tell_auth(github: GitHubClient | None, event: sansio.Event) -> None:
     """Webhooks name the installation of their repository: spare the App a lookup."""
+    auth = github and github.auth
     if not isinstance(auth, AppAuth) or (installation := installation_id(event.data)) is None:
         return
     if event.event == "installation" and event.data.get("action") in {"deleted", "suspend"}:

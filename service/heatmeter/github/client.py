@@ -1,0 +1,299 @@
+"""The one way out to GitHub's REST API: a gidgethub client per identity, retried within a budget.
+
+Every call heatmeter makes on a repository's behalf goes through ``GitHubClient``. It
+keeps one ``gidgethub`` client per identity (an App installation, or the plain token),
+so gidgethub's own rate-limit record (``GitHubAPI.rate_limit``, parsed from every
+answer's ``x-ratelimit-*`` headers) is shared by every call made as that identity, and
+a call that would only be refused waits for the reset instead of spending a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+import gidgethub.sansio
+import structlog
+
+from ..settings import GITHUB_API_URL
+from . import USER_AGENT
+from .credentials import GitHubAuth
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+# A request as the caller writes it: given the identity's gidgethub client and a token.
+Request = Callable[[gidgethub.aiohttp.GitHubAPI, str], Awaitable[T]]
+
+DEFAULT_BUDGET_S = 30.0
+REQUEST_TIMEOUT_S = 10.0
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_CAP_S = 8.0
+# GitHub's advice for a secondary rate limit that names no time: wait at least a minute.
+_SECONDARY_LIMIT_WAIT_S = 60.0
+# A reset instant is whole seconds on GitHub's clock; one more covers the rounding and skew.
+_RESET_SLACK_S = 1.0
+
+
+class GitHubUnavailable(Exception):
+    """GitHub kept failing (5xx, rate limit, network) past the budget: try again later.
+
+    ``retry_after`` is how many seconds GitHub asked us to wait, when it said.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class GitHubRefused(Exception):
+    """GitHub said no in a way retrying cannot fix: repository gone, no access, invalid."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(Exception):
+    """404 on a call whose caller asked to hear it (``missing_is_gone``): the thing is gone."""
+
+
+class MaybeApplied(Exception):
+    """A non-idempotent call failed in a way that may have reached GitHub (5xx, network)."""
+
+
+def web_url(api_url: str) -> str:
+    """GitHub's web root for its REST root: api.github.com, or GHES's /api/v3."""
+    if api_url.rstrip("/") == GITHUB_API_URL:
+        return "https://github.com"
+    return api_url.rstrip("/").removesuffix("/api/v3")
+
+
+class GitHubClient:
+    """Calls GitHub as ``auth`` says, retrying what a retry can mend within a budget."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth: GitHubAuth,
+        *,
+        api_url: str = GITHUB_API_URL,
+        budget_s: float = DEFAULT_BUDGET_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.auth = auth
+        self.api_url = api_url
+        self._session = session
+        self._budget_s = budget_s
+        self._request_timeout_s = request_timeout_s
+        self._sleep = sleep
+        self._apis: dict[str, gidgethub.aiohttp.GitHubAPI] = {}
+
+    def operation(self, repository: str) -> Operation:
+        """Calls on ``repository`` that share one waiting budget (one logical change)."""
+        return Operation(self, repository, _Backoff(self._budget_s, self._sleep))
+
+    async def call(self, repository: str, what: str, request: Request[T], **options: bool) -> T:
+        """One call with a budget of its own; see ``Operation.run`` for ``options``."""
+        return await self.operation(repository).run(what, request, **options)
+
+    def _api(self, identity: str) -> gidgethub.aiohttp.GitHubAPI:
+        api = self._apis.get(identity)
+        if api is None:
+            api = gidgethub.aiohttp.GitHubAPI(self._session, USER_AGENT, base_url=self.api_url)
+            self._apis[identity] = api
+        return api
+
+
+class Operation:
+    """The calls of one logical change on one repository, under one shared budget."""
+
+    def __init__(self, client: GitHubClient, repository: str, backoff: _Backoff) -> None:
+        self._client = client
+        self._repository = repository
+        self._backoff = backoff
+        self._reauthorized = False
+
+    async def run(
+        self,
+        what: str,
+        request: Request[T],
+        *,
+        missing_is_gone: bool = False,
+        idempotent: bool = True,
+    ) -> T:
+        """Run ``request`` until it succeeds, or raise.
+
+        Raises ``NotFound`` on a 404 when ``missing_is_gone``; ``MaybeApplied`` when a call
+        that is not ``idempotent`` failed in a way that may have reached GitHub (after
+        waiting, so the caller can look before trying again); ``GitHubRefused`` for an
+        answer no retry changes; ``GitHubUnavailable`` once the budget is spent.
+        """
+        client, auth = self._client, self._client.auth
+        while True:
+            used_up = None
+            try:
+                # The token is inside the timeout: minting one is a request too.
+                async with asyncio.timeout(client._request_timeout_s):
+                    identity, token = await auth.credentials(self._repository)
+                    api = client._api(identity)
+                    if (failure := _exhausted(api.rate_limit)) is None:
+                        return await request(api, token)
+                    used_up, error = api, None
+            except Exception as exc:
+                failure = _classify(exc)
+                if failure is None:
+                    raise
+                error = exc
+            if failure.kind == "missing" and missing_is_gone:
+                raise NotFound(failure.detail) from error
+            if failure.kind == "unauthorized" and not self._reauthorized:
+                # A token revoked or expired early: mint another, once.
+                self._reauthorized = True
+                auth.forget(self._repository)
+                log.info(
+                    "github token refused; reauthorizing", repository=self._repository, call=what
+                )
+                continue
+            if failure.kind in {"missing", "unauthorized", "refused"}:
+                raise GitHubRefused(
+                    f"{what} on {self._repository}: {failure.detail}", status=failure.status or 0
+                ) from error
+            await self._backoff.wait(failure, what, self._repository)
+            if used_up is not None:
+                # Waited until the reset: the recorded limit is stale until the next answer.
+                used_up.rate_limit = None
+            if failure.kind == "transient" and not idempotent:
+                raise MaybeApplied(failure.detail) from error
+
+
+FailureKind = Literal["transient", "rate_limited", "unauthorized", "missing", "refused"]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    kind: FailureKind
+    detail: str
+    status: int | None = None
+    wait_s: float | None = None  # what GitHub asked for, when it did
+
+
+class _Backoff:
+    """Exponential backoff with jitter, honouring GitHub's asked-for waits, within a budget.
+
+    Time spent counts as the larger of wall time and time slept, so an injected sleep
+    that returns at once still exhausts the budget.
+    """
+
+    def __init__(self, budget_s: float, sleep: Sleep) -> None:
+        self._budget_s = budget_s
+        self._sleep = sleep
+        self._started = time.monotonic()
+        self._slept = 0.0
+        self._failures = 0
+
+    async def wait(self, failure: _Failure, what: str, repository: str) -> None:
+        self._failures += 1
+        backoff = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (self._failures - 1))
+        # Jitter spreads replicas that failed together; it is not a secret.
+        delay = backoff * random.uniform(0.5, 1.0)  # noqa: S311
+        if failure.wait_s is not None:
+            delay = max(delay, failure.wait_s)
+        spent = max(time.monotonic() - self._started, self._slept)
+        if delay > self._budget_s - spent:
+            raise GitHubUnavailable(
+                f"{what} on {repository}: {failure.detail} "
+                f"(gave up after {self._failures} failed attempts)",
+                retry_after=failure.wait_s,
+                status=failure.status,
+            )
+        log.warning(
+            "github retry",
+            repository=repository,
+            call=what,
+            failure=failure.detail,
+            attempt=self._failures,
+            wait_s=round(delay, 3),
+        )
+        await self._sleep(delay)
+        self._slept += delay
+
+
+def _exhausted(limit: gidgethub.sansio.RateLimit | None) -> _Failure | None:
+    """A rate limit this identity has already used up, as the failure its next call would be."""
+    if limit is None or limit.remaining > 0:
+        return None
+    wait = limit.reset_datetime.timestamp() - time.time()
+    if wait <= 0:
+        return None
+    return _Failure(
+        "rate_limited", "rate limit used up until its reset", 403, wait + _RESET_SLACK_S
+    )
+
+
+def _classify(exc: BaseException) -> _Failure | None:
+    """What a failed call means for retrying it; None for failures that are our bugs."""
+    if isinstance(exc, gidgethub.HTTPException):
+        status = int(exc.status_code)
+        detail = f"{status} {exc}"
+        headers = exc.headers
+        if isinstance(exc, gidgethub.RateLimitExceeded):
+            wait = _asked_wait(headers)
+            if wait is None:
+                wait = exc.rate_limit.reset_datetime.timestamp() - time.time() + _RESET_SLACK_S
+            return _Failure("rate_limited", detail, status, max(0.0, wait))
+        if status == 429 or (status == 403 and _is_secondary_limit(headers, str(exc))):
+            wait = _asked_wait(headers)
+            return _Failure(
+                "rate_limited", detail, status, _SECONDARY_LIMIT_WAIT_S if wait is None else wait
+            )
+        if status >= 500:
+            return _Failure("transient", detail, status, _asked_wait(headers))
+        if status == 401:
+            return _Failure("unauthorized", detail, status)
+        if status == 404:
+            return _Failure("missing", detail, status)
+        return _Failure("refused", detail, status)
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return _Failure("transient", f"{type(exc).__name__}: {exc}".rstrip(": "))
+    return None
+
+
+def _is_secondary_limit(headers: Mapping[str, str], message: str) -> bool:
+    # A 403 is a rate limit only when GitHub says so; otherwise it is a permission refusal.
+    limit = gidgethub.sansio.RateLimit.from_http(headers)
+    return (
+        "retry-after" in headers
+        or (limit is not None and limit.remaining == 0)
+        or "rate limit" in message.lower()
+    )
+
+
+def _asked_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds GitHub asked us to wait: ``Retry-After``, else until the rate limit's reset."""
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            with contextlib.suppress(TypeError, ValueError):
+                when = email.utils.parsedate_to_datetime(retry_after)
+                return max(0.0, when.timestamp() - time.time())
+    limit = gidgethub.sansio.RateLimit.from_http(headers)
+    if limit is not None and limit.remaining == 0:
+        return max(0.0, limit.reset_datetime.timestamp() - time.time() + _RESET_SLACK_S)
+    return None
