@@ -143,17 +143,6 @@ async def test_start_and_finish_around_other_steps(
     assert row["duration_ms"] >= 100
 
 
-async def test_with_the_service_down_the_exit_code_survives_and_a_warning_is_printed(
-    runner, unused_tcp_port: int
-) -> None:
-    run = await runner(
-        f"http://127.0.0.1:{unused_tcp_port}", task="deploy", run="exit 5", secret="x"
-    )
-    assert run.exit_code == 5
-    assert run.warnings(), run.stdout
-    assert run.seconds < 15
-
-
 async def test_a_report_with_the_wrong_secret_is_refused_with_a_warning(
     client: TestClient, runner, db: asyncpg.Connection
 ) -> None:
