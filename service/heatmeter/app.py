@@ -21,6 +21,7 @@ from .appkeys import (
     settings_key,
 )
 from .comments.worker import CommentWorker
+from .db.partitions import keep_partitions, upkeep
 from .github import USER_AGENT
 from .github.client import GitHubClient
 from .github.credentials import auth_from_settings
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 # GitHub caps webhook payloads at 25 MB; report bodies have their own, smaller limit.
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
+STARTUP_UPKEEP_S = 10.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -47,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
+    app.cleanup_ctx.append(_partition_upkeep)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
@@ -112,6 +115,21 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(worker.run(), name="comment-worker")
     yield
     # A write cut short here keeps its outbox row; its lease runs out and it is retried.
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _partition_upkeep(app: web.Application) -> AsyncIterator[None]:
+    retention_days = app[settings_key].retention_days
+    # One round before serving, so this month's partition is there; bounded, because the
+    # service also starts (and says so on /readyz) while Postgres is away.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(upkeep(app[pool_key], retention_days), STARTUP_UPKEEP_S)
+    task = asyncio.create_task(
+        keep_partitions(app[pool_key], retention_days), name="partition-upkeep"
+    )
+    yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

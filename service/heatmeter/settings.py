@@ -35,6 +35,9 @@ class Settings:
     github_retry_budget_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     log_format: str = "auto"
+    # Task runs older than this many days are dropped, a whole month at a time; None keeps
+    # everything.
+    retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +64,14 @@ class Settings:
             raise SettingsError(
                 f"HEATMETER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
             )
+        retention_days = None
+        if text("HEATMETER_RETENTION_DAYS") is not None:
+            retention_days = int(number("HEATMETER_RETENTION_DAYS", 0))
+            if retention_days < 1:
+                raise SettingsError(
+                    "HEATMETER_RETENTION_DAYS must be a whole number of days, at least 1 "
+                    "(leave it unset to keep every run)"
+                )
         return cls(
             database_url=text("DATABASE_URL"),
             host=text("HEATMETER_HOST") or cls.host,
@@ -79,6 +90,7 @@ class Settings:
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
             log_format=log_format,
+            retention_days=retention_days,
         )
 
 
