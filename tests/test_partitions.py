@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from heatmeter.db.migrations import load_migrations, migrate
-from heatmeter.db.partitions import MONTHS_AHEAD, maintain_partitions
+from heatmeter.db.upkeep import MONTHS_AHEAD, maintain_partitions
 from heatmeter.settings import Settings, SettingsError
 
 from .conftest import REPORT_SECRET
@@ -132,7 +132,13 @@ async def test_retention_drops_whole_months_and_old_rows_in_default(
     ages = {1: 5, 2: 70, 3: 130, 4: 400}  # run_id: days ago
     for run_id, days in ages.items():
         await fresh.fetchval(INSERT_RUN, run_id, now - timedelta(days=days))
-    await maintain_partitions(fresh, retention_days=None)  # months for runs 2 and 3
+    await fresh.execute(
+        "INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind, "
+        "step_id, started_at, auth_method) "
+        "VALUES ('octo/gone', 'CI', 6, 1, 'b', 'lint', 'other', 's', $1, 'hmac')",
+        now - timedelta(days=400),
+    )
+    await maintain_partitions(fresh, retention_days=None)  # months for runs 2, 3, 4
     await fresh.fetchval(INSERT_RUN, 5, now - timedelta(days=500))  # waits in default
 
     changes = await maintain_partitions(fresh, retention_days=100)
@@ -145,7 +151,10 @@ async def test_retention_drops_whole_months_and_old_rows_in_default(
     assert "deleted 1 rows from task_runs_default" in changes
     kept = {r["run_id"] for r in await fresh.fetch("SELECT run_id FROM task_runs")}
     assert {1, 2} <= kept
-    assert not {3, 4, 5} & kept
+    assert not {3, 4, 5, 6} & kept
+    # Adoption forgets a repository whose runs of a task all went.
+    assert "forgot 1 task/repository pairs" in changes
+    assert await fresh.fetchval("SELECT sum(repositories) FROM task_adoption") == 1
     for name in (r["relname"] for r in await fresh.fetch(PARTITIONS)):
         if name != "task_runs_default":
             year, month = int(name[11:15]), int(name[16:18])

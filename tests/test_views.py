@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from heatmeter.db.upkeep import refresh_task_health
+
 from .conftest import REPORT_SECRET
 from .reports import make_report, signed
 
@@ -35,10 +37,42 @@ async def test_task_health_counts_outcomes_and_durations(
         (4, "cancelled", 1_000), (5, "timed_out", 40_000),
     ]:  # fmt: skip
         await store(client, run_id=run_id, outcome=outcome, duration_ms=ms, **RECENT)
+    assert await refresh_task_health(db)
     row = await db.fetchrow("SELECT * FROM task_health")
     assert (row["runs"], row["succeeded"], row["failed"], row["cancelled"]) == (5, 2, 2, 1)
     assert float(row["success_rate"]) == 0.5
     assert row["p50_ms"] == 25_000  # of 10, 20, 30, 40 s: the cancelled run is left out
+    live = await db.fetchrow("SELECT * FROM task_health_live")
+    assert dict(live) == {k: v for k, v in row.items() if k != "as_of"}
+
+
+async def test_task_health_is_a_snapshot_that_says_when(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    await store(client, run_id=1, **RECENT)
+    assert await refresh_task_health(db)
+    first = await db.fetchrow("SELECT runs, as_of FROM task_health")
+    await store(client, run_id=2, **RECENT)
+    # Until the next refresh the snapshot keeps its figures; the live view has the new run.
+    assert await db.fetchval("SELECT runs FROM task_health") == 1
+    assert await db.fetchval("SELECT runs FROM task_health_live") == 2
+    assert await refresh_task_health(db)
+    second = await db.fetchrow("SELECT runs, as_of FROM task_health")
+    assert second["runs"] == 2
+    assert second["as_of"] > first["as_of"]
+
+
+async def test_one_replica_refreshes_at_a_time(
+    client: TestClient, db: asyncpg.Connection, database_url: str
+) -> None:
+    other = await asyncpg.connect(database_url)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT pg_advisory_xact_lock(7308604897068083571)")
+            assert await refresh_task_health(db) is False
+        assert await refresh_task_health(db) is True
+    finally:
+        await other.close()
 
 
 async def test_task_adoption_compares_with_installed_repositories(
@@ -54,3 +88,46 @@ async def test_task_adoption_compares_with_installed_repositories(
     row = await db.fetchrow("SELECT * FROM task_adoption WHERE task = 'deploy'")
     assert (row["repositories"], row["active_repositories"]) == (2, 1)
     assert row["installed_repositories"] == 3
+
+
+async def test_task_adoption_follows_every_insert_live(db: asyncpg.Connection) -> None:
+    """Rows written by any path (here plain SQL, several at once) count at once."""
+    now = datetime.now(UTC)
+    await db.executemany(
+        """
+        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
+                               step_id, started_at, auth_method)
+        VALUES ($1, 'CI', $2, 1, 'build', $3, 'other', 's', $4, 'hmac')
+        """,
+        [
+            ("octo/a", 1, "lint", now - timedelta(days=40)),
+            ("octo/a", 2, "lint", now - timedelta(days=2)),
+            ("octo/b", 3, "lint", now - timedelta(days=50)),
+            ("octo/b", 4, "deploy", now - timedelta(days=1)),
+        ],
+    )
+    await db.execute(
+        """
+        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
+                               step_id, started_at, auth_method)
+        SELECT 'octo/c', 'CI', 10 + i, 1, 'build', 'lint', 'other', 's',
+               now() - i * interval '1 day', 'hmac'
+        FROM generate_series(1, 3) AS i
+        """
+    )
+    rows = {r["task"]: r for r in await db.fetch("SELECT * FROM task_adoption")}
+    assert (rows["lint"]["repositories"], rows["lint"]["active_repositories"]) == (3, 2)
+    assert (rows["deploy"]["repositories"], rows["deploy"]["active_repositories"]) == (1, 1)
+    # An older run inserted late does not move a repository's last run back.
+    await db.execute(
+        """
+        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
+                               step_id, started_at, auth_method)
+        VALUES ('octo/a', 'CI', 99, 1, 'build', 'lint', 'other', 's', now() - interval '80 days',
+                'hmac')
+        """
+    )
+    last = await db.fetchval(
+        "SELECT last_run_at FROM task_repositories WHERE task = 'lint' AND repository = 'octo/a'"
+    )
+    assert last > now - timedelta(days=3)

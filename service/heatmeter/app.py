@@ -21,7 +21,7 @@ from .appkeys import (
     settings_key,
 )
 from .comments.worker import CommentWorker
-from .db.partitions import keep_partitions, upkeep
+from .db.upkeep import keep_history, upkeep
 from .github import USER_AGENT
 from .github.client import GitHubClient
 from .github.credentials import auth_from_settings
@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
-    app.cleanup_ctx.append(_partition_upkeep)
+    app.cleanup_ctx.append(_history_upkeep)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
@@ -120,14 +120,20 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def _partition_upkeep(app: web.Application) -> AsyncIterator[None]:
-    retention_days = app[settings_key].retention_days
-    # One round before serving, so this month's partition is there; bounded, because the
-    # service also starts (and says so on /readyz) while Postgres is away.
+async def _history_upkeep(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    pool = app[pool_key]
+    # Partitions before serving, so this month's is there; bounded, because the service
+    # also starts (and says so on /readyz) while Postgres is away. The snapshot, which
+    # takes seconds at millions of runs, is kept in the database across restarts and
+    # refreshed in the background.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(upkeep(app[pool_key], retention_days), STARTUP_UPKEEP_S)
+        await asyncio.wait_for(
+            upkeep(pool, settings.retention_days, refresh=False), STARTUP_UPKEEP_S
+        )
     task = asyncio.create_task(
-        keep_partitions(app[pool_key], retention_days), name="partition-upkeep"
+        keep_history(pool, settings.retention_days, settings.views_refresh_s),
+        name="history-upkeep",
     )
     yield
     task.cancel()

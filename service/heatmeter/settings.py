@@ -38,6 +38,8 @@ class Settings:
     # Task runs older than this many days are dropped, a whole month at a time; None keeps
     # everything.
     retention_days: int | None = None
+    # Seconds between refreshes of task_health's snapshot (and of the partition upkeep).
+    views_refresh_s: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,7 +93,17 @@ class Settings:
             ),
             log_format=log_format,
             retention_days=retention_days,
+            views_refresh_s=_at_least_one(
+                number("HEATMETER_VIEWS_REFRESH", cls.views_refresh_s, float),
+                "HEATMETER_VIEWS_REFRESH",
+            ),
         )
+
+
+def _at_least_one(value: float, name: str) -> float:
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1 second, got {value:g}")
+    return value
 
 
 def _read_private_key(value: str | None) -> str | None:

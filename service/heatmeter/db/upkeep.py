@@ -1,0 +1,71 @@
+"""Background upkeep of the history: monthly partitions, retention, task_health's snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import structlog
+
+from ..http.errors import DATABASE_DOWN
+
+log = structlog.get_logger(__name__)
+
+# sql/005 defines the function: partitions for this month and the next ones, a
+# partition for any month found waiting in the default partition, retention.
+MAINTAIN = "SELECT change FROM heatmeter_task_runs_maintain($1, $2) AS change"
+# sql/012: which repositories ran which task is kept by a trigger on insert; dropping a
+# month fires no trigger, so pairs left without runs are forgotten here.
+FORGET_PAIRS = "SELECT heatmeter_forget_task_repositories($1)"
+REFRESH_TASK_HEALTH = "SELECT heatmeter_refresh_task_health()"
+
+# Two months ahead: a service that stops for a few weeks still finds its month ready.
+MONTHS_AHEAD = 2
+# Adding or dropping a partition takes a short lock on task_runs; rather than queue
+# behind a long query (and make reports queue behind us), give up and try next round.
+LOCK_TIMEOUT = "5s"
+
+
+async def maintain_partitions(conn: asyncpg.Connection, retention_days: int | None) -> list[str]:
+    """Run one round; return what changed ("created task_runs_y2026m12", "dropped ...")."""
+    keep = timedelta(days=retention_days) if retention_days else None
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        changes = [row["change"] for row in await conn.fetch(MAINTAIN, MONTHS_AHEAD, keep)]
+        if keep is not None and any(not c.startswith("created") for c in changes):
+            forgotten = await conn.fetchval(FORGET_PAIRS, datetime.now(UTC) - keep)
+            if forgotten:
+                changes.append(f"forgot {forgotten} task/repository pairs")
+    return changes
+
+
+async def refresh_task_health(conn: asyncpg.Connection) -> bool:
+    """Recompute task_health's snapshot; False when another replica is at it."""
+    return await conn.fetchval(REFRESH_TASK_HEALTH)
+
+
+async def upkeep(
+    pool: asyncpg.Pool, retention_days: int | None, *, refresh: bool = True
+) -> None:
+    """One round, logged; a failure is logged and left to the next round."""
+    try:
+        async with pool.acquire() as conn:
+            changes = await maintain_partitions(conn, retention_days)
+            if changes:
+                log.info("task_runs partitions maintained", changes=changes)
+            if refresh:
+                await refresh_task_health(conn)
+    except (*DATABASE_DOWN, asyncpg.LockNotAvailableError) as exc:
+        # Rows of a month without its partition wait in the default partition, and the
+        # snapshot only gets older, so a missed round delays this work and loses nothing.
+        log.warning("history upkeep postponed", error=repr(exc))
+    except asyncpg.PostgresError:
+        log.exception("history upkeep failed")
+
+
+async def keep_history(pool: asyncpg.Pool, retention_days: int | None, interval_s: float) -> None:
+    """A round every `interval_s` until cancelled (start-up runs its own first round)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        await upkeep(pool, retention_days)
