@@ -18,6 +18,7 @@ from .appkeys import (
     metrics_key,
     oidc_key,
     pool_key,
+    report_writer_key,
     settings_key,
 )
 from .comments.worker import CommentWorker
@@ -28,6 +29,7 @@ from .github.credentials import auth_from_settings
 from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
+from .reports.batches import ReportWriter
 from .reports.trust import OidcVerifier
 from .settings import Settings
 from .webhooks import routes as webhooks
@@ -68,7 +70,10 @@ async def _database_pool(app: web.Application) -> AsyncIterator[None]:
         server_settings={"application_name": f"heatmeter/{__version__}"},
     )
     app[pool_key] = pool
+    writer = app[report_writer_key] = ReportWriter(pool)
+    writer.start()
     yield
+    await writer.stop()
     await pool.close()
 
 

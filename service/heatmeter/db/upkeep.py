@@ -45,9 +45,7 @@ async def refresh_task_health(conn: asyncpg.Connection) -> bool:
     return await conn.fetchval(REFRESH_TASK_HEALTH)
 
 
-async def upkeep(
-    pool: asyncpg.Pool, retention_days: int | None, *, refresh: bool = True
-) -> None:
+async def upkeep(pool: asyncpg.Pool, retention_days: int | None, *, refresh: bool = True) -> None:
     """One round, logged; a failure is logged and left to the next round."""
     try:
         async with pool.acquire() as conn:
