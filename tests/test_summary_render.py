@@ -9,14 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from heatmeter.comments.sticky import MARKER, with_marker
+from heatmeter.summary.charts import _axis_top, _time_labels
 from heatmeter.summary.metrics import TaskSummary, summarize_task
 from heatmeter.summary.render import (
     CHART_TASKS,
     MAX_COMMENT_CHARS,
     OPEN_ROWS,
     TITLE,
-    _axis_top,
-    _time_labels,
     escape_markdown,
     escape_mermaid_label,
     format_duration,
