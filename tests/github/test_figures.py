@@ -72,7 +72,7 @@ async def test_a_task_closed_by_the_job_webhook_has_no_duration_and_leaves_p50(
     await settled(db)
     [comment] = marked(fake_github)
     assert "| 42 s / 44 s |" in comment["body"]  # not moved by the hour
-    assert "| 🚫 no duration |" in comment["body"]
+    assert "| ⏹️ no duration |" in comment["body"]
     assert "1 run has no duration" in comment["body"]
 
 

@@ -49,17 +49,26 @@ _PLAIN_ASCII = frozenset(string.ascii_letters + string.digits + " ")
 _URL_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#=%+,!$*")
 _MERMAID_CHARS = frozenset(string.ascii_letters + string.digits + " -_./+")
 
-_OUTCOME_ICONS = {
+# One vocabulary with the action's job summary (action/workflow_commands.py); a test
+# imports both and checks they agree.
+OUTCOME_ICONS = {
     SUCCESS: "✅",
     FAILURE: "❌",
     TIMED_OUT: "⏱️",
-    CANCELLED: "🚫",
+    CANCELLED: "⏹️",
     SKIPPED: "⏭️",
     None: "⏳",
 }
-_LEGEND = (
-    "✅ success ❌ failure ⏱️ timed out 🚫 cancelled ⏭️ skipped ⏳ running "
-    f"{FLAKY_ICON} flaky (failed, then passed on the same commit)"
+OUTCOME_WORDS = {
+    SUCCESS: "success",
+    FAILURE: "failure",
+    TIMED_OUT: "timed out",
+    CANCELLED: "cancelled",
+    SKIPPED: "skipped",
+    None: "running",
+}
+_LEGEND = " ".join(f"{OUTCOME_ICONS[o]} {OUTCOME_WORDS[o]}" for o in OUTCOME_ICONS) + (
+    f" {FLAKY_ICON} flaky (failed, then passed on the same commit)"
 )
 _STATUS_MARKS = {FLAKY: FLAKY_ICON, FIXED: "fixed", FAILING: "failing"}
 _COLUMNS = (
@@ -131,7 +140,10 @@ def safe_https_url(url: str | None) -> str | None:
 
 
 def format_duration(ms: float | None) -> str:
-    """A duration for people: ``850 ms``, ``1.2 s``, ``42 s``, ``3 m 05 s``, ``1 h 02 m``."""
+    """A duration for people: ``850 ms``, ``1.2 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``.
+
+    The action's job summary says durations the same way (action/workflow_commands.py).
+    """
     if ms is None:
         return _DASH
     whole_ms = int(max(ms, 0) + 0.5)
@@ -145,9 +157,9 @@ def format_duration(ms: float | None) -> str:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} m {seconds:02d} s"
+        return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} m"
+    return f"{hours} h {minutes:02d} min"
 
 
 def render_summary(
@@ -247,7 +259,7 @@ def _row(s: TaskSummary, name: Callable[[TaskSummary], str]) -> str:
         (s.skipped, SKIPPED),
         (s.running, None),
     )
-    outcomes = " ".join(f"{n} {_OUTCOME_ICONS[o]}" for n, o in counts if n) or _DASH
+    outcomes = " ".join(f"{n} {OUTCOME_ICONS[o]}" for n, o in counts if n) or _DASH
     if mark := _STATUS_MARKS.get(s.history.status or ""):
         outcomes += f" {mark}"
     rate = _percent(s.success_rate)
@@ -256,9 +268,9 @@ def _row(s: TaskSummary, name: Callable[[TaskSummary], str]) -> str:
     if s.runs == 0:
         latest = _DASH
     elif s.latest_outcome is None:
-        latest = f"{_OUTCOME_ICONS[None]} running"
+        latest = f"{OUTCOME_ICONS[None]} running"
     else:
-        icon = _OUTCOME_ICONS.get(s.latest_outcome, "❔")
+        icon = OUTCOME_ICONS.get(s.latest_outcome, "❔")
         measured = s.latest_duration_ms is not None
         latest = f"{icon} {format_duration(s.latest_duration_ms) if measured else 'no duration'}"
     if s.p50_ms is None:
