@@ -197,3 +197,13 @@ def test_robust_sd_estimates_the_standard_deviation() -> None:
 def test_nothing_to_compare() -> None:
     assert compare([], baseline([400] * 5, min_runs=5)).verdict is None
     assert compare([400], baseline([], min_runs=5)) == compare([400], baseline([1], min_runs=2))
+
+
+def test_the_minimum_is_a_setting() -> None:
+    from heatmeter.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).min_baseline_runs == 5
+    assert Settings.from_env({"HEATMETER_MIN_BASELINE_RUNS": "12"}).min_baseline_runs == 12
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(SettingsError, match="HEATMETER_MIN_BASELINE_RUNS"):
+            Settings.from_env({"HEATMETER_MIN_BASELINE_RUNS": bad})
