@@ -249,23 +249,21 @@ async def measure(dsn: str, args: argparse.Namespace) -> list[tuple[str, str, st
             )
         )
         repository, pr = samples[len(samples) // 2]
-        tasks = [r["task"] for r in await conn.fetch(data.SELECT_PR_RUNS, repository, pr)]
+        pr_runs = await conn.fetch(data.SELECT_PR_RUNS, repository, pr)
         plan = await explain(conn, data.SELECT_PR_RUNS, repository, pr)
         explains.append(("load_summaries: SELECT_PR_RUNS", plan))
-        explains.append(
-            (
-                "load_summaries: SELECT_BASELINE",
-                await explain(
-                    conn,
-                    data.SELECT_BASELINE,
-                    repository,
-                    "refs/heads/main",
-                    sorted(set(tasks)),
-                    data.BASELINE_DAYS,
-                    data.BASELINE_RUNS_PER_TASK,
-                ),
-            )
+        pairs = sorted({(r["task"], r["runner_os"]) for r in pr_runs})
+        plan = await explain(
+            conn,
+            data.SELECT_BASELINE,
+            repository,
+            "refs/heads/main",
+            [task for task, _ in pairs],
+            [runner_os for _, runner_os in pairs],
+            data.BASELINE_DAYS,
+            data.BASELINE_RUNS_PER_TASK,
         )
+        explains.append(("load_summaries: SELECT_BASELINE", plan))
         queries = [
             (f"SELECT * FROM {v}", f"SELECT * FROM {v}", ())
             for v in [r[0] for r in await conn.fetch(VIEWS)]

@@ -67,11 +67,9 @@ SELECT *, now() AS as_of FROM task_health_live;
 -- REFRESH ... CONCURRENTLY needs a unique index; readers never wait for a refresh.
 CREATE UNIQUE INDEX task_health_snapshot_key ON task_health_snapshot (repository, task);
 
--- 003's columns, then when the figures were computed.
-CREATE VIEW task_health AS
-SELECT repository, task, runs, succeeded, failed, cancelled, skipped, running, success_rate,
-       p50_ms, p90_ms, last_run_at, as_of
-FROM task_health_snapshot;
+-- The live view's columns (whatever earlier migrations gave it), then when the figures
+-- were computed.
+CREATE VIEW task_health AS SELECT * FROM task_health_snapshot;
 
 -- Recompute the snapshot; one replica at a time (the others return false at once).
 -- The window's runs are sorted per repository and task for the percentiles: in memory

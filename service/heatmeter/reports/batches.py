@@ -25,6 +25,7 @@ import asyncpg
 import structlog
 
 from ..http.errors import DATABASE_DOWN
+from ..ownership import RunFacts, owning_pull_requests
 from .schema import Report
 from .store import Stored, store_report
 from .trust import Reporter
@@ -35,8 +36,8 @@ log = structlog.get_logger(__name__)
 # against the schema) beside an array of how each was authenticated: Postgres takes the
 # fields apart, and the service encodes nothing per report.
 _INPUT = """
-ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])) WITH ORDINALITY
-    AS j(d, auth_method, ord)
+ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[]), unnest($3::integer[]))
+    WITH ORDINALITY AS j(d, auth_method, pull_request, ord)
 """
 _FIELDS = """
 j.ord, j.auth_method,
@@ -46,7 +47,7 @@ d->>'job' AS job, d->>'task' AS task, d->>'kind' AS kind, d->>'step' AS step_id,
 (d->>'started_at')::timestamptz AS started_at, (d->>'finished_at')::timestamptz AS finished_at,
 (d->>'duration_ms')::bigint AS duration_ms, d->>'outcome' AS outcome,
 (d->>'exit_code')::integer AS exit_code, d->>'sha' AS sha, d->>'ref' AS ref,
-d->>'head_ref' AS head_ref, (d->>'pull_request')::integer AS pr,
+d->>'head_ref' AS head_ref, j.pull_request,
 d->>'event_name' AS event_name, d->>'runner_os' AS runner_os,
 d->>'runner_name' AS runner_name, d->>'actor' AS actor, d->>'phase' = 'finish' AS finish
 """
@@ -57,23 +58,14 @@ event_name, runner_os, runner_name, actor, auth_method, closed_by
 """
 _KEY = "repository, run_id, run_attempt, job, task, step_id, started_at"
 
-# The same rules as store.py's INSERT_START / UPSERT_FINISH / FIND_PULL_REQUEST and the
-# outbox's REQUEST_COMMENT, for many reports at once. Rows are written in key order, so
+# The same rules as store.py's INSERT_START / UPSERT_FINISH and the outbox's
+# REQUEST_COMMENT, for many reports at once; each report's pull request is decided
+# beforehand by heatmeter.ownership's rule (the third array). Rows are written in key order, so
 # two batches in flight take their locks in the same order. Reports stored (not
 # duplicates) get their id; a duplicate's id is looked up afterwards (SELECT_IDS).
 STORE_BATCH = f"""
-WITH fields AS (
+WITH input AS (
     SELECT {_FIELDS} FROM {_INPUT}
-), input AS (
-    SELECT r.*, coalesce(r.pr, CASE WHEN r.sha IS NOT NULL OR r.ref IS NOT NULL THEN (
-        SELECT p.number FROM pull_requests AS p
-        WHERE p.repository = r.repository AND p.state = 'open'
-          AND (p.head_sha = r.sha
-               OR (p.head_repository = p.repository AND 'refs/heads/' || p.head_ref = r.ref))
-        ORDER BY p.updated_at DESC
-        LIMIT 1
-    ) END) AS pull_request
-    FROM fields AS r
 ), starts AS (
     INSERT INTO task_runs ({_COLUMNS})
     SELECT {_COLUMNS.replace("closed_by", "NULL")} FROM input WHERE NOT finish ORDER BY {_KEY}
@@ -113,7 +105,7 @@ SELECT_IDS = f"""
 SELECT k.ord, t.id
 FROM (SELECT {_FIELDS} FROM {_INPUT}) AS k
 JOIN task_runs AS t USING ({_KEY})
-WHERE k.ord = ANY($3::bigint[])
+WHERE k.ord = ANY($4::bigint[])
 """  # noqa: S608 (built from this module's own constants, no input)
 
 MAX_BATCH = 500
@@ -134,19 +126,32 @@ def _key(report: Report) -> tuple[Any, ...]:
     )
 
 
-async def store_batch(conn: asyncpg.Connection, items: list[tuple[str, Reporter]]) -> list[Stored]:
-    """Store reports (their validated JSON bodies) with distinct keys in one statement.
+async def store_batch(
+    conn: asyncpg.Connection, items: list[tuple[Report, str, Reporter]]
+) -> list[Stored]:
+    """Store reports with distinct keys in one statement; their answers, in order.
 
-    Returns their answers in order. Autocommit: the statement is its own transaction.
+    Each item is a report, its validated JSON body and who sent it. Autocommit: the
+    statement is its own transaction.
     """
-    documents = "[" + ",".join(document for document, _ in items) + "]"
-    methods = [reporter.method for _, reporter in items]
-    rows = await conn.fetch(STORE_BATCH, documents, methods)
+    owners = await owning_pull_requests(
+        conn,
+        [
+            (
+                r.repository,
+                RunFacts(r.sha, r.ref, r.head_ref, r.event_name, r.pull_request, r.started_at),
+            )
+            for r, _, _ in items
+        ],
+    )
+    documents = "[" + ",".join(document for _, document, _ in items) + "]"
+    methods = [reporter.method for _, _, reporter in items]
+    rows = await conn.fetch(STORE_BATCH, documents, methods, owners)
     ids: dict[int, int] = {row["ord"]: row["id"] for row in rows}
     duplicates = [n for n in range(1, len(items) + 1) if n not in ids]
     found: dict[int, int] = {}
     if duplicates:
-        rows = await conn.fetch(SELECT_IDS, documents, methods, duplicates)
+        rows = await conn.fetch(SELECT_IDS, documents, methods, owners, duplicates)
         found = {row["ord"]: row["id"] for row in rows}
     return [
         Stored(ids[n], False) if n in ids else Stored(found[n], True)
@@ -259,7 +264,7 @@ class ReportWriter:
     async def _write(self, conn: asyncpg.Connection, batch: list[_Waiting]) -> None:
         self.batches += 1
         try:
-            answers = await store_batch(conn, [(w.document, w.reporter) for w in batch])
+            answers = await store_batch(conn, [(w.report, w.document, w.reporter) for w in batch])
         except DATABASE_DOWN:
             raise
         except Exception as exc:
