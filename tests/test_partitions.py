@@ -193,3 +193,10 @@ def test_retention_must_be_whole_positive_days(value: str) -> None:
 def test_retention_is_off_unless_set() -> None:
     assert Settings.from_env({}).retention_days is None
     assert Settings.from_env({"HEATMETER_RETENTION_DAYS": "400"}).retention_days == 400
+
+
+def test_views_refresh_interval_is_read_and_checked() -> None:
+    assert Settings.from_env({}).views_refresh_s == 300
+    assert Settings.from_env({"HEATMETER_VIEWS_REFRESH": "60"}).views_refresh_s == 60
+    with pytest.raises(SettingsError, match="HEATMETER_VIEWS_REFRESH"):
+        Settings.from_env({"HEATMETER_VIEWS_REFRESH": "0.5"})
