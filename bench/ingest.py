@@ -117,11 +117,12 @@ def run_wrk(url: str, requests_file: Path, args: argparse.Namespace, duration: f
 
 
 @contextlib.contextmanager
-def noop_server() -> Iterator[str]:
+def noop_server(loop: str) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "noop_server.py"), str(port)], cwd=ROOT
-    )
+    command = [sys.executable, str(ROOT / "bench" / "noop_server.py"), str(port)]
+    if loop == "asyncio":
+        command.append("asyncio")
+    process = subprocess.Popen(command, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
@@ -181,12 +182,15 @@ def main() -> int:
     parser.add_argument(
         "--reports", type=int, default=100_000, help="distinct reports prepared (wrk wraps)"
     )
-    parser.add_argument("--workers", type=int, default=None, help="HEATMETER_WORKERS to serve")
+    parser.add_argument(
+        "--floor-loop",
+        choices=["same", "asyncio"],
+        default="same",
+        help="the do-nothing handler's event loop: the service's (uvloop), or asyncio's",
+    )
     args = parser.parse_args()
     find_wrk()
     env = {"HEATMETER_REPORT_SECRET": SECRET}
-    if args.workers is not None:
-        env["HEATMETER_WORKERS"] = str(args.workers)
 
     with tempfile.TemporaryDirectory(prefix="heatmeter-ingest-") as tmp:
         fresh, warm = Path(tmp) / "reports.tsv", Path(tmp) / "warm.tsv"
@@ -195,7 +199,7 @@ def main() -> int:
         write_requests(warm, 5_000, WARM_RUN_ID_BASE)
         print(f"signed {args.reports} + 5000 reports in {time.perf_counter() - started:.1f} s")
         floors, heat, checks = [], [], []
-        with postgres() as dsn, noop_server() as noop, service(dsn, **env) as base:
+        with postgres() as dsn, noop_server(args.floor_loop) as noop, service(dsn, **env) as base:
             for _ in range(args.repeat):
                 run_wrk(f"{noop}/v1/reports", warm, args, 2)
                 floors.append(run_wrk(f"{noop}/v1/reports", fresh, args, args.duration))
@@ -211,6 +215,8 @@ def main() -> int:
         f"distinct HMAC-signed reports over {REPOSITORIES} repositories and "
         f"{PULL_REQUESTS} pull requests; Postgres: "
         + ("DATABASE_URL's server" if os.environ.get("DATABASE_URL") else "embedded")
+        + "; do-nothing handler on "
+        + ("asyncio" if args.floor_loop == "asyncio" else "the service's loop")
     )
     print(f"{'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'vs floor':>7}  "
           f"{'answers':>7}  non-202")  # fmt: skip

@@ -1,11 +1,12 @@
 """The floor for report ingest: an aiohttp handler that reads the body and answers 202.
 
-    python bench/noop_server.py PORT
+    python bench/noop_server.py PORT [asyncio]
 
 Run by bench/ingest.py in its own process, in the same run as heatmeter, so the ratio
 between the two is what heatmeter's own work costs on this machine today. It uses the
 same event loop as `heatmeter serve` (uvloop when installed), so the loop is not
-counted as heatmeter's cost or gain.
+counted as heatmeter's cost or gain; with the argument `asyncio` it uses asyncio's own
+loop instead (the floor as measured before heatmeter moved to uvloop).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main() -> None:
     try:
         import uvloop
 
-        loop_factory = uvloop.new_event_loop
+        if sys.argv[2:] != ["asyncio"]:
+            loop_factory = uvloop.new_event_loop
     except ImportError:
         pass
     kwargs = {"loop": loop_factory()} if loop_factory else {}
