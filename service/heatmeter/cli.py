@@ -55,6 +55,30 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rollup(dsn: str, rebuild: bool) -> int | None:
+    from .rollups import refresh_rollups
+
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnreachable(str(exc)) from None
+    try:
+        return await refresh_rollups(conn, rebuild=rebuild)
+    finally:
+        await conn.close()
+
+
+def cmd_rollup(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as settings:
+        asyncio.run(_migrate(settings.database_url))
+        cells = asyncio.run(_rollup(settings.database_url, args.rebuild))
+    if cells is None:
+        log.info("another process is refreshing the roll-ups right now; nothing done")
+    else:
+        log.info("roll-ups up to date", cells_recomputed=cells, rebuilt=args.rebuild)
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -97,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
+
+    rollup = commands.add_parser(
+        "rollup", help="bring the scorecard's daily roll-ups up to date now and exit"
+    )
+    rollup.add_argument("--rebuild", action="store_true", help="recompute every day from task_runs")
+    rollup.set_defaults(func=cmd_rollup)
     return parser
 
 
