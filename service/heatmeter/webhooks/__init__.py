@@ -2,12 +2,13 @@
 
 from gidgethub import routing
 
-from . import installations, ping, pull_requests, workflow_jobs, workflow_runs
+from . import installations, ping, pull_requests, repositories, workflow_jobs, workflow_runs
 
 router = routing.Router(
     installations.router,
     ping.router,
     pull_requests.router,
+    repositories.router,
     workflow_jobs.router,
     workflow_runs.router,
 )
