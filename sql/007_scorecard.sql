@@ -86,17 +86,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     WHERE size.n > 0
 $$;
 
--- What "one change" is for attempts until first success: the pull request when the run
--- belongs to one (as the PR comment counts), else the commit, else the workflow run.
-CREATE FUNCTION heat_change_key(pull_request integer, sha text, run_id bigint) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE
-        WHEN pull_request IS NOT NULL THEN 'pr ' || pull_request
-        WHEN sha IS NOT NULL THEN 'sha ' || sha
-        ELSE 'run ' || run_id
-    END
-$$;
-
 -- One row per UTC day, repository (as reported), task, kind and version with runs.
 CREATE TABLE task_repository_daily (
     day                       date    NOT NULL,
@@ -170,7 +159,7 @@ BEGIN
     INSERT INTO task_repository_daily
     WITH cell_runs AS (
         SELECT c.day, r.repository, r.task, r.kind, coalesce(r.version, '') AS v,
-               r.outcome, r.duration_ms,
+               r.outcome, r.duration_ms, r.pull_request, r.run_id,
                r.outcome IN ('success', 'failure', 'timed_out') AND r.duration_ms IS NOT NULL
                    AND r.closed_by IS DISTINCT FROM 'workflow_job' AS timed
         FROM heat_cells AS c
@@ -203,20 +192,41 @@ BEGIN
                array_agg(total ORDER BY bucket) AS sums
         FROM buckets
         GROUP BY day, repository, task, kind, v
+    ), succeeded AS (
+        -- The changes that succeeded in the touched cells: only their runs can make a
+        -- first success there. A change is the pull request when the run belongs to
+        -- one (as the PR comment counts), else the workflow run with its re-runs; both
+        -- are found through an index, however long the repository's history.
+        SELECT DISTINCT repository, task, pull_request,
+               CASE WHEN pull_request IS NULL THEN run_id END AS run_id
+        FROM cell_runs
+        WHERE outcome = 'success'
+    ), bounds AS (
+        SELECT (min(day) - 28)::timestamp AT TIME ZONE 'UTC' AS low,
+               (max(day) + 1)::timestamp AT TIME ZONE 'UTC' AS high
+        FROM heat_cells
     ), history AS (
-        -- Each touched repository and task's finished runs from 28 days before its
-        -- earliest touched day: enough to tell first successes and count their attempts.
+        -- Those changes' finished runs (skipped ones were never tried) up to 28 days
+        -- before: enough to tell first successes and count their attempts.
         SELECT r.repository, r.task, r.kind, coalesce(r.version, '') AS v, r.outcome,
-               r.started_at, heat_change_key(r.pull_request, r.sha, r.run_id) AS change
-        FROM (
-            SELECT repository, task, min(day) AS first_day, max(day) AS last_day
-            FROM heat_cells GROUP BY repository, task
-        ) AS t
+               r.started_at, 'pr ' || r.pull_request AS change
+        FROM succeeded AS s
+        CROSS JOIN bounds AS b
         JOIN task_runs AS r
-          ON r.repository = t.repository AND r.task = t.task
-         AND r.started_at >= (t.first_day - 28)::timestamp AT TIME ZONE 'UTC'
-         AND r.started_at < (t.last_day + 1)::timestamp AT TIME ZONE 'UTC'
-        WHERE r.outcome IS NOT NULL AND r.outcome <> 'skipped'
+          ON r.repository = s.repository AND r.pull_request = s.pull_request AND r.task = s.task
+        WHERE s.pull_request IS NOT NULL
+          AND r.started_at >= b.low AND r.started_at < b.high
+          AND r.outcome IS NOT NULL AND r.outcome <> 'skipped'
+        UNION ALL
+        SELECT r.repository, r.task, r.kind, coalesce(r.version, '') AS v, r.outcome,
+               r.started_at, 'run ' || r.run_id AS change
+        FROM succeeded AS s
+        CROSS JOIN bounds AS b
+        JOIN task_runs AS r
+          ON r.repository = s.repository AND r.run_id = s.run_id AND r.task = s.task
+        WHERE s.pull_request IS NULL AND r.pull_request IS NULL
+          AND r.started_at >= b.low AND r.started_at < b.high
+          AND r.outcome IS NOT NULL AND r.outcome <> 'skipped'
     ), attempts AS (
         SELECT repository, task, kind, v, outcome, heat_day(started_at) AS day,
                count(*) OVER recent AS attempts,
@@ -230,8 +240,11 @@ BEGIN
         SELECT a.day, a.repository, a.task, a.kind, a.v,
                count(*) AS first_successes, sum(a.attempts) AS attempts
         FROM attempts AS a
-        JOIN heat_cells AS c ON c.day = a.day AND c.repository = a.repository AND c.task = a.task
         WHERE a.outcome = 'success' AND a.successes = 1
+          AND EXISTS (
+              SELECT 1 FROM heat_cells AS c
+              WHERE c.repository = a.repository AND c.task = a.task AND c.day = a.day
+          )
         GROUP BY a.day, a.repository, a.task, a.kind, a.v
     )
     SELECT c.day, c.repository, c.task, c.kind, nullif(c.v, ''),
@@ -318,25 +331,38 @@ BEGIN
     ELSE
         INSERT INTO heat_cells
         WITH changed AS (
-            SELECT repository, task, started_at FROM task_runs
+            SELECT repository, task, started_at, pull_request, run_id FROM task_runs
             WHERE updated_at >= since - rollup_margin
         ), late AS (
-            -- A change to an older run can alter a later first success of the same
-            -- change (its attempts): those later days are recomputed too.
-            SELECT repository, task, min(started_at) AS first_started
+            -- A change to a run before today can alter a later first success of the same
+            -- change (the pull request, else the workflow run): its later days are
+            -- recomputed too. Today's later runs are in today's cells already.
+            SELECT repository, task, pull_request,
+                   CASE WHEN pull_request IS NULL THEN run_id END AS run_id,
+                   min(started_at) AS first_started
             FROM changed
             WHERE started_at < heat_day(started)::timestamp AT TIME ZONE 'UTC'
-            GROUP BY repository, task
+            GROUP BY 1, 2, 3, 4
         )
         SELECT heat_day(started_at), repository, task FROM changed
         UNION
         SELECT heat_day(r.started_at), r.repository, r.task
         FROM late AS l
         JOIN task_runs AS r
-          ON r.repository = l.repository AND r.task = l.task
-         AND r.started_at > l.first_started
-         AND r.started_at < l.first_started + interval '28 days';
+          ON r.repository = l.repository AND r.pull_request = l.pull_request AND r.task = l.task
+        WHERE l.pull_request IS NOT NULL
+          AND r.started_at > l.first_started
+          AND r.started_at < l.first_started + interval '28 days'
+        UNION
+        SELECT heat_day(r.started_at), r.repository, r.task
+        FROM late AS l
+        JOIN task_runs AS r
+          ON r.repository = l.repository AND r.run_id = l.run_id AND r.task = l.task
+        WHERE l.pull_request IS NULL AND r.pull_request IS NULL
+          AND r.started_at > l.first_started
+          AND r.started_at < l.first_started + interval '28 days';
     END IF;
+    CREATE INDEX ON heat_cells (repository, task, day);
     ANALYZE heat_cells;
     SELECT count(*) INTO recomputed FROM heat_cells;
     IF recomputed > 0 THEN

@@ -10,7 +10,7 @@ INSERT_RUN = """
 INSERT INTO task_runs (
     repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
     finished_at, duration_ms, outcome, sha, pull_request, version, auth_method, closed_by
-) VALUES ($1, 'CI', $2, 1, 'job', $3, $4, 'step', $5, $6, $7, $8, $9, $10, $11, 'hmac', $12)
+) VALUES ($1, 'CI', $2, $13, 'job', $3, $4, 'step', $5, $6, $7, $8, $9, $10, $11, 'hmac', $12)
 """
 
 INSERT_RESPONSE = """
@@ -46,16 +46,18 @@ async def install(
 
 
 async def insert_runs(conn: asyncpg.Connection, runs: list[tuple], first_run_id: int = 1) -> None:
-    """Runs as (repository, task, version, outcome, ms, started_at, sha, PR, closed_by)."""
+    """Runs as (repository, task, version, outcome, ms, started_at, sha, PR, closed_by),
+    optionally followed by (run id, attempt) for re-runs of one workflow run."""
     records = []
-    for run_id, run in enumerate(runs, first_run_id):
-        repository, task, version, outcome, ms, started, sha, pr, closed_by = run
+    for number, run in enumerate(runs, first_run_id):
+        repository, task, version, outcome, ms, started, sha, pr, closed_by = run[:9]
+        run_id, attempt = run[9] if len(run) > 9 else (number, 1)
         finished = None if outcome is None else started + timedelta(milliseconds=ms)
         records.append(
             (
                 repository, run_id, task, "scaffolding" if task == "scaffold" else "deploy",
                 started, finished, None if outcome is None else ms, outcome, sha, pr, version,
-                None if outcome is None else closed_by,
+                None if outcome is None else closed_by, attempt,
             )
         )  # fmt: skip
     await conn.executemany(INSERT_RUN, records)
@@ -70,8 +72,9 @@ async def seed_scorecard(conn: asyncpg.Connection, today: date) -> None:
     deploy, last 28 days (12 runs): success 6, failure 2, timed_out 1, cancelled 1,
     skipped 1, unfinished 1 → success rate 6 / 9 = 0.6667. Measured durations (success,
     failure, timed_out, not closed by the job webhook): 10 15 20 25 30 40 50 60 s →
-    p50 27.5 s, p90 53 s. First successes: PR 1 after 2 attempts, PR 2, b1, delta and
-    hmac after 1, b3 after 3 (timed out, failed, passed) → 9 / 6 = 1.5. Repositories:
+    p50 27.5 s, p90 53 s. First successes: PR 1 after 2 attempts, PR 2, OCTO/BETA's
+    push, delta and hmac after 1, workflow run 7001 after 3 (timed out, re-run and
+    failed, re-run and passed) → 9 / 6 = 1.5. Repositories:
     alpha, beta (reported as OCTO/BETA and octo/beta), gamma (its run is unfinished),
     delta, hmac/only → 5, of which 3 installed (0.75) and 2 outside the app.
     Happiness: 4 naming deploy, 2 naming nothing on PR 2 where deploy ran → 3.00 of 2
@@ -104,9 +107,32 @@ async def seed_scorecard(conn: asyncpg.Connection, today: date) -> None:
             ("OCTO/BETA", "deploy", "v2", "success", 40_000, ago(1, 10), b1, None, report),
             ("OCTO/BETA", "deploy", "v2", "cancelled", 5_000, ago(1, 11), b1, None, report),
             ("octo/beta", "deploy", "v2", "skipped", 1_000, ago(1, 12), b2, None, report),
-            ("octo/beta", "deploy", "v2", "timed_out", 60_000, ago(1, 13), b3, None, report),
-            ("octo/beta", "deploy", "v2", "failure", 90_000, ago(1, 14), b3, None, job),
-            ("octo/beta", "deploy", "v2", "success", 50_000, ago(1, 15), b3, None, report),
+            # One workflow run, re-run twice.
+            (
+                "octo/beta",
+                "deploy",
+                "v2",
+                "timed_out",
+                60_000,
+                ago(1, 13),
+                b3,
+                None,
+                report,
+                (7001, 1),
+            ),
+            ("octo/beta", "deploy", "v2", "failure", 90_000, ago(1, 14), b3, None, job, (7001, 2)),
+            (
+                "octo/beta",
+                "deploy",
+                "v2",
+                "success",
+                50_000,
+                ago(1, 15),
+                b3,
+                None,
+                report,
+                (7001, 3),
+            ),
             ("octo/gamma", "deploy", None, None, 0, ago(1, 16), x, None, report),
             ("octo/delta", "deploy", "v1", "success", 15_000, ago(4, 10), x, None, report),
             ("hmac/only", "deploy", None, "success", 25_000, ago(5, 10), x, None, report),

@@ -110,6 +110,8 @@ async def test_a_rating_is_stored_acknowledged_edited_and_deleted(
     assert row["comment_url"] == comment["html_url"]
     await fed_back(db)
     assert [r["content"] for r in fake_github.reactions(comment["id"])] == ["+1"]
+    metrics = await (await service.get("/metrics")).text()
+    assert 'heatmeter_comment_feedback_total{kind="reaction",result="written"} 1.0' in metrics
 
     # Redelivered, or delivered again under a new id: nothing changes, no second reaction.
     status, answer = await deliver(service, "issue_comment", created, delivery_id="c-1")

@@ -9,7 +9,7 @@ import structlog
 from gidgethub import routing, sansio
 
 from ..comments import feedback
-from ..happiness.command import Malformed, parse_comment
+from ..happiness.command import Malformed, Rating, parse_comment
 from ..happiness.responses import RatingComment, forget_response, known_tasks, store_response
 from .payloads import github_time, repository_name
 
@@ -53,8 +53,10 @@ async def read_rating(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) 
     if where is None:
         return
     body = event.data["comment"].get("body") or ""
-    tasks = await known_tasks(db, where.repository, where.pull_request)
-    result = parse_comment(body, tasks)
+    result = parse_comment(body)
+    if isinstance(result, Rating):
+        # Most comments are no rating: only a rating costs the lookup of task names.
+        result = parse_comment(body, await known_tasks(db, where.repository, where.pull_request))
     bound = log.bind(
         repository=where.repository, pull_request=where.pull_request, comment=where.comment_id
     )
