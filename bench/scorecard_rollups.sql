@@ -65,14 +65,21 @@ SELECT 'org/repo-' || (g % :repos), 'CI', 100000000 + g, 1, 'job',
        60000, 'success', 'hmac', 'report'
 FROM generate_series(1, 2000) AS g;
 SELECT heat_refresh_rollups();
-\echo '-- the views'
-SELECT count(*) FROM heat_scorecard;
-SELECT count(*) FROM heat_weekly;
-SELECT count(*) FROM heat_versions;
-SELECT count(*) FROM task_adoption;
-SELECT count(*) FROM heat_outside_app;
-SELECT count(*) FROM heat_figures(heat_day(now()) - 27, heat_day(now()) + 1,
-                                  only_repository => 'ORG/repo-7');
+VACUUM ANALYZE task_repository_daily, task_daily;
+\echo '-- the views, each read whole twice (the second time warm); rows go to /dev/null'
+SELECT * FROM heat_scorecard \g /dev/null
+SELECT * FROM heat_scorecard \g /dev/null
+SELECT * FROM heat_weekly \g /dev/null
+SELECT * FROM heat_weekly \g /dev/null
+SELECT * FROM heat_versions \g /dev/null
+SELECT * FROM heat_versions \g /dev/null
+SELECT * FROM task_adoption \g /dev/null
+SELECT * FROM task_adoption \g /dev/null
+SELECT * FROM heat_outside_app \g /dev/null
+SELECT * FROM heat_outside_app \g /dev/null
+\echo '-- one repository (any case) over 28 days'
+SELECT * FROM heat_figures(heat_day(now()) - 27, heat_day(now()) + 1,
+                           only_repository => 'ORG/repo-7') \g /dev/null
 \timing off
 SELECT (SELECT count(*) FROM task_repository_daily) AS repository_day_rows,
        (SELECT count(*) FROM task_daily) AS task_day_rows,

@@ -113,6 +113,9 @@ CREATE TABLE task_repository_daily (
 CREATE UNIQUE INDEX task_repository_daily_key
     ON task_repository_daily (day, repository, task, kind, coalesce(version, ''));
 CREATE INDEX task_repository_daily_task ON task_repository_daily (day, task);
+-- Which repositories ran what in a period, read without the wide digest columns.
+CREATE INDEX task_repository_daily_presence
+    ON task_repository_daily (day) INCLUDE (repository, task, kind, version, runs);
 CREATE INDEX task_repository_daily_repository
     ON task_repository_daily (lower(repository), day);
 
@@ -493,34 +496,45 @@ LANGUAGE sql STABLE AS $$
         FROM keyed
         GROUP BY period_start, task, v
     ),
-    durations AS (
-        SELECT k.period_start, k.task, k.v,
-               heat_digest_percentiles(
-                   array_agg(u.bucket), array_agg(u.n), array_agg(u.total), '{0.5,0.9}'
-               ) AS p
+    merged_buckets AS (
+        -- The days' digests added up per bucket before any array is built.
+        SELECT k.period_start, k.task, k.v, u.bucket,
+               sum(u.n)::bigint AS n, sum(u.total)::bigint AS total
         FROM keyed AS k
         CROSS JOIN LATERAL unnest(k.duration_buckets, k.duration_counts, k.duration_sums)
             AS u(bucket, n, total)
-        GROUP BY k.period_start, k.task, k.v
+        GROUP BY k.period_start, k.task, k.v, u.bucket
     ),
-    repository_days AS (
-        SELECT CASE WHEN by_week THEN heat_week(d.day) ELSE since END AS period_start,
+    durations AS (
+        SELECT period_start, task, v,
+               heat_digest_percentiles(
+                   array_agg(bucket), array_agg(n), array_agg(total), '{0.5,0.9}'
+               ) AS p
+        FROM merged_buckets
+        GROUP BY period_start, task, v
+    ),
+    repository_names AS (
+        -- Each name as reported once per period, task and version: names are few, day
+        -- rows many, so they are mapped to repositories only after this.
+        SELECT DISTINCT
+               CASE WHEN by_week THEN heat_week(d.day) ELSE since END AS period_start,
                d.task,
                CASE WHEN by_version THEN coalesce(d.version, '') ELSE '' END AS v,
-               coalesce(ren.new_key, lower(d.repository)) AS repository_key
+               d.repository
         FROM task_repository_daily AS d
-        LEFT JOIN repository_renames AS ren ON ren.old_key = lower(d.repository)
         WHERE d.day >= since AND d.day < until
           AND (only_kind IS NULL OR d.kind = only_kind)
           AND (only_repository IS NULL OR lower(d.repository) IN (SELECT key FROM wanted))
     ),
     repositories AS (
         SELECT r.period_start, r.task, r.v,
-               count(DISTINCT r.repository_key) AS repositories,
-               count(DISTINCT r.repository_key) FILTER (WHERE i.repository_key IS NOT NULL)
-                   AS adopting
-        FROM repository_days AS r
-        LEFT JOIN installed AS i USING (repository_key)
+               count(DISTINCT coalesce(ren.new_key, lower(r.repository))) AS repositories,
+               count(DISTINCT coalesce(ren.new_key, lower(r.repository)))
+                   FILTER (WHERE i.repository_key IS NOT NULL) AS adopting
+        FROM repository_names AS r
+        LEFT JOIN repository_renames AS ren ON ren.old_key = lower(r.repository)
+        LEFT JOIN installed AS i
+          ON i.repository_key = coalesce(ren.new_key, lower(r.repository))
         GROUP BY r.period_start, r.task, r.v
     ),
     happy AS (
@@ -674,14 +688,22 @@ WHERE f.runs > 0;
 -- (HMAC-signed reports, or a suspended or removed installation): shown apart, not counted
 -- in adoption.
 CREATE VIEW heat_outside_app AS
-SELECT coalesce(ren.new_key, lower(d.repository)) AS repository_key,
-       max(d.repository)                         AS repository,
-       array_agg(DISTINCT d.task ORDER BY d.task) AS tasks,
-       sum(d.runs)::bigint                       AS runs,
-       max(d.day)                                AS last_run_on
-FROM task_repository_daily AS d
-LEFT JOIN repository_renames AS ren ON ren.old_key = lower(d.repository)
-WHERE d.day > heat_day(now()) - 28
-  AND coalesce(ren.new_key, lower(d.repository))
-      NOT IN (SELECT repository_key FROM heat_installed_repositories)
-GROUP BY coalesce(ren.new_key, lower(d.repository));
+WITH recent AS (
+    -- Summed per name as reported first: names are few, day rows many.
+    SELECT repository, task, sum(runs) AS runs, max(day) AS last_day
+    FROM task_repository_daily
+    WHERE day > heat_day(now()) - 28
+    GROUP BY repository, task
+), keyed AS (
+    SELECT coalesce(ren.new_key, lower(r.repository)) AS repository_key, r.*
+    FROM recent AS r
+    LEFT JOIN repository_renames AS ren ON ren.old_key = lower(r.repository)
+)
+SELECT repository_key,
+       max(repository)                         AS repository,
+       array_agg(DISTINCT task ORDER BY task)  AS tasks,
+       sum(runs)::bigint                       AS runs,
+       max(last_day)                           AS last_run_on
+FROM keyed
+WHERE repository_key NOT IN (SELECT repository_key FROM heat_installed_repositories)
+GROUP BY repository_key;
