@@ -110,6 +110,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
+        min_baseline_runs=settings.min_baseline_runs,
     )
     feedback_counts = app[metrics_key].comment_feedback
     feedback_worker = FeedbackWorker(
