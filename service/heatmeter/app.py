@@ -28,6 +28,7 @@ from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
+from .scorecard import routes as scorecard
 from .settings import Settings
 from .webhooks import routes as webhooks
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
     app.add_routes(webhooks.routes)
+    app.add_routes(scorecard.routes)
     return app
 
 
