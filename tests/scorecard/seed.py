@@ -29,9 +29,18 @@ async def insert_run(
 ) -> None:
     finished = None if outcome is None else started_at + timedelta(milliseconds=duration_ms or 0)
     await conn.execute(
-        INSERT_RUN, repository, run_id, run_attempt, task, kind, started_at, finished,
-        duration_ms, outcome, sha,
-    )  # fmt: skip
+        INSERT_RUN,
+        repository,
+        run_id,
+        run_attempt,
+        task,
+        kind,
+        started_at,
+        finished,
+        duration_ms,
+        outcome,
+        sha,
+    )
 
 
 async def install(conn: asyncpg.Connection, *repositories: str, installation_id: int = 1) -> None:
@@ -60,24 +69,72 @@ async def seed_known_history(conn: asyncpg.Connection, now: datetime | None = No
     day = timedelta(days=1)
     run_id = iter(range(1, 1000))
     for i, ms in enumerate([10_000, 20_000, 30_000, 40_000]):
-        await insert_run(conn, repository="octo/a", task="deploy", outcome="success",
-                         duration_ms=ms, started_at=now - (i + 2) * day, run_id=next(run_id))  # fmt: skip
-    await insert_run(conn, repository="octo/a", task="deploy", outcome="failure",
-                     duration_ms=50_000, started_at=now - 1 * day, run_id=next(run_id),
-                     sha="b" * 40)  # fmt: skip
-    await insert_run(conn, repository="Octo/B", task="deploy", outcome="success",
-                     duration_ms=60_000, started_at=now - 3 * day, run_id=next(run_id))  # fmt: skip
+        await insert_run(
+            conn,
+            repository="octo/a",
+            task="deploy",
+            outcome="success",
+            duration_ms=ms,
+            started_at=now - (i + 2) * day,
+            run_id=next(run_id),
+        )
+    await insert_run(
+        conn,
+        repository="octo/a",
+        task="deploy",
+        outcome="failure",
+        duration_ms=50_000,
+        started_at=now - 1 * day,
+        run_id=next(run_id),
+        sha="b" * 40,
+    )
+    await insert_run(
+        conn,
+        repository="Octo/B",
+        task="deploy",
+        outcome="success",
+        duration_ms=60_000,
+        started_at=now - 3 * day,
+        run_id=next(run_id),
+    )
     for outcome in ("cancelled", "skipped"):
-        await insert_run(conn, repository="octo/b", task="deploy", outcome=outcome,
-                         duration_ms=5_000, started_at=now - 4 * day, run_id=next(run_id))  # fmt: skip
-    await insert_run(conn, repository="other/x", task="deploy", outcome="success",
-                     duration_ms=70_000, started_at=now - 5 * day, run_id=next(run_id))  # fmt: skip
+        await insert_run(
+            conn,
+            repository="octo/b",
+            task="deploy",
+            outcome=outcome,
+            duration_ms=5_000,
+            started_at=now - 4 * day,
+            run_id=next(run_id),
+        )
+    await insert_run(
+        conn,
+        repository="other/x",
+        task="deploy",
+        outcome="success",
+        duration_ms=70_000,
+        started_at=now - 5 * day,
+        run_id=next(run_id),
+    )
     for i in range(5):
-        await insert_run(conn, repository="octo/a", task="deploy", outcome="success",
-                         duration_ms=100_000, started_at=now - (30 + i) * day,
-                         run_id=next(run_id))  # fmt: skip
+        await insert_run(
+            conn,
+            repository="octo/a",
+            task="deploy",
+            outcome="success",
+            duration_ms=100_000,
+            started_at=now - (30 + i) * day,
+            run_id=next(run_id),
+        )
     for i in range(2):
-        await insert_run(conn, repository="octo/c", task="scaffold", kind="scaffolding",
-                         outcome="success", duration_ms=3_000, started_at=now - (i + 1) * day,
-                         run_id=next(run_id))  # fmt: skip
+        await insert_run(
+            conn,
+            repository="octo/c",
+            task="scaffold",
+            kind="scaffolding",
+            outcome="success",
+            duration_ms=3_000,
+            started_at=now - (i + 1) * day,
+            run_id=next(run_id),
+        )
     return now

@@ -12,6 +12,7 @@ KINDS = ("scaffolding", "deploy", "provisioning", "other")
 DEFAULT_PERIOD = timedelta(days=28)
 MAX_PERIOD = timedelta(days=366)
 MAX_NAME_CHARS = 200
+ALL_PARAMETERS = frozenset({"repository", "task", "kind", "since", "until", "period"})
 _DURATION = re.compile(r"^(\d{1,4})([hdw])$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
