@@ -8,10 +8,45 @@ import asyncpg
 
 INSERT_RUN = """
 INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind, step_id,
-    started_at, finished_at, duration_ms, outcome, sha, ref, auth_method, closed_by)
+    started_at, finished_at, duration_ms, outcome, sha, ref, auth_method, closed_by,
+    pull_request, version)
 VALUES ($1, 'CI', $2, $3, 'build', $4, $5, 'step', $6, $7, $8, $9, $10, 'refs/heads/main',
-    'hmac', 'report')
+    'hmac', 'report', $11, $12)
 """
+
+INSERT_RESPONSE = """
+INSERT INTO happiness (comment_id, repository, pull_request, author, task, score, words,
+    created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+"""
+
+# Words a developer might type that must come out as text, never as markup.
+MARKUP_WORDS = '<b>loud</b> & "quoted" <script>alert(1)</script>'
+
+
+async def insert_response(
+    conn: asyncpg.Connection,
+    *,
+    comment_id: int,
+    repository: str,
+    pull_request: int,
+    task: str | None,
+    score: int,
+    created_at: datetime,
+    words: str | None = None,
+    author: str = "octocat",
+) -> None:
+    await conn.execute(
+        INSERT_RESPONSE,
+        comment_id,
+        repository,
+        pull_request,
+        author,
+        task,
+        score,
+        words,
+        created_at,
+    )
 
 
 async def insert_run(
@@ -26,6 +61,8 @@ async def insert_run(
     run_id: int,
     run_attempt: int = 1,
     sha: str = "a" * 40,
+    pull_request: int | None = None,
+    version: str | None = None,
 ) -> None:
     finished = None if outcome is None else started_at + timedelta(milliseconds=duration_ms or 0)
     await conn.execute(
@@ -40,6 +77,8 @@ async def insert_run(
         duration_ms,
         outcome,
         sha,
+        pull_request,
+        version,
     )
 
 
@@ -63,78 +102,57 @@ async def seed_known_history(conn: asyncpg.Connection, now: datetime | None = No
     decisive runs succeeded (86 %), p50 of 10..70 s is 40 s, adoption 2 of 3 installed.
     Previous window: octo/a 5 successes of 100 s: 100 %, p50 100 s, adoption 1 of 3.
     scaffold: 2 successes only, too few to show a rate.
+    Happiness of deploy: 4, 5 and 3 naming it, and 2 naming no task on octo/a's pull
+    request 7, where deploy ran: mean 3.5 of 4 responses; before, 5, 5, 5: change -1.5.
+    Versions of deploy: the octo/a runs are v1 (5, one failed), Octo/B's v2.
     """
     now = now or datetime.now(UTC)
     await install(conn, "octo/a", "octo/b", "octo/c")
-    day = timedelta(days=1)
-    run_id = iter(range(1, 1000))
-    for i, ms in enumerate([10_000, 20_000, 30_000, 40_000]):
+    a, b = "a" * 40, "b" * 40
+    # (repository, task, outcome, seconds, days ago, sha, pull request, version)
+    runs = [
+        *[
+            ("octo/a", "deploy", "success", s, s // 10_000 + 1, a, 7, "v1")
+            for s in (10_000, 20_000, 30_000, 40_000)
+        ],
+        ("octo/a", "deploy", "failure", 50_000, 1, b, 7, "v1"),
+        ("Octo/B", "deploy", "success", 60_000, 3, a, None, "v2"),
+        ("octo/b", "deploy", "cancelled", 5_000, 4, a, None, "v2"),
+        ("octo/b", "deploy", "skipped", 5_000, 4, a, None, "v2"),
+        ("other/x", "deploy", "success", 70_000, 5, a, None, None),
+        *[("octo/a", "deploy", "success", 100_000, 30 + i, a, None, "v1") for i in range(5)],
+        *[("octo/c", "scaffold", "success", 3_000, 1 + i, a, None, None) for i in range(2)],
+    ]
+    for run_id, (repo, task, outcome, ms, days, sha, pr, version) in enumerate(runs, 1):
         await insert_run(
             conn,
-            repository="octo/a",
-            task="deploy",
-            outcome="success",
-            duration_ms=ms,
-            started_at=now - (i + 2) * day,
-            run_id=next(run_id),
-        )
-    await insert_run(
-        conn,
-        repository="octo/a",
-        task="deploy",
-        outcome="failure",
-        duration_ms=50_000,
-        started_at=now - 1 * day,
-        run_id=next(run_id),
-        sha="b" * 40,
-    )
-    await insert_run(
-        conn,
-        repository="Octo/B",
-        task="deploy",
-        outcome="success",
-        duration_ms=60_000,
-        started_at=now - 3 * day,
-        run_id=next(run_id),
-    )
-    for outcome in ("cancelled", "skipped"):
-        await insert_run(
-            conn,
-            repository="octo/b",
-            task="deploy",
+            repository=repo,
+            task=task,
             outcome=outcome,
-            duration_ms=5_000,
-            started_at=now - 4 * day,
-            run_id=next(run_id),
+            duration_ms=ms,
+            kind="scaffolding" if task == "scaffold" else "deploy",
+            started_at=now - timedelta(days=days, hours=1),
+            run_id=run_id,
+            sha=sha,
+            pull_request=pr,
+            version=version,
         )
-    await insert_run(
-        conn,
-        repository="other/x",
-        task="deploy",
-        outcome="success",
-        duration_ms=70_000,
-        started_at=now - 5 * day,
-        run_id=next(run_id),
-    )
-    for i in range(5):
-        await insert_run(
+    responses = [
+        ("deploy", 4, 1, None),
+        ("deploy", 5, 2, MARKUP_WORDS),
+        ("deploy", 3, 3, "slow lock"),
+        (None, 2, 1, "the retry saved me"),
+        *[("deploy", 5, 30 + i, None) for i in range(3)],
+    ]
+    for comment_id, (task, score, days, words) in enumerate(responses, 1):
+        await insert_response(
             conn,
+            comment_id=comment_id,
             repository="octo/a",
-            task="deploy",
-            outcome="success",
-            duration_ms=100_000,
-            started_at=now - (30 + i) * day,
-            run_id=next(run_id),
-        )
-    for i in range(2):
-        await insert_run(
-            conn,
-            repository="octo/c",
-            task="scaffold",
-            kind="scaffolding",
-            outcome="success",
-            duration_ms=3_000,
-            started_at=now - (i + 1) * day,
-            run_id=next(run_id),
+            pull_request=7,
+            task=task,
+            score=score,
+            created_at=now - timedelta(days=days, hours=2),
+            words=words,
         )
     return now

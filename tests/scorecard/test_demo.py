@@ -56,6 +56,8 @@ async def test_demo_twice_does_not_duplicate(db: asyncpg.Connection) -> None:
     assert counts == again
     assert counts["runs"] == first.runs == second.runs == second.replaced_runs
     assert counts["prs"] == 1
+    assert await db.fetchval("SELECT count(*) FROM happiness") == len(generate(NOW).ratings)
+    assert await db.fetchval("SELECT count(DISTINCT version) FROM task_runs") == 2
 
 
 async def test_demo_refuses_real_data_unless_forced(db: asyncpg.Connection) -> None:
@@ -84,6 +86,7 @@ async def test_the_demo_fills_every_figure_of_the_scorecard(db: asyncpg.Connecti
     board = await queries.scorecard(db, parse_filters({}, now, allowed=ALL_PARAMETERS))
     assert len(board.cards) == 4
     for card in board.cards:
+        assert card.happiness.enough, card.task
         assert card.success.enough, card.task
         assert card.efficiency.enough, card.task
         assert card.adoption.enough, card.task
@@ -91,3 +94,11 @@ async def test_the_demo_fills_every_figure_of_the_scorecard(db: asyncpg.Connecti
     assert deploy.current.flaky > 0
     assert deploy.current.outside_app_repositories == 1
     assert await queries.holds_demo_data(db, DEMO_ORG)
+    detail = await queries.task_detail(
+        db, parse_filters({"task": "deploy"}, now, allowed=ALL_PARAMETERS)
+    )
+    assert {v.version for v in detail.versions} == {"v2", "v3"}
+    assert detail.comments
+    assert all(comment.words for comment in detail.comments)
+    # The rating that names no task counts for the task that ran on its pull request.
+    assert any(c.pull_request == 42 and c.author == "mona" for c in detail.comments)

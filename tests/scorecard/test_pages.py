@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from .html import body_classes, texts
-from .seed import insert_run, seed_known_history
+from .seed import MARKUP_WORDS, insert_run, seed_known_history
 
 
 async def page(client: TestClient, path: str, status: int = 200) -> str:
@@ -42,7 +42,7 @@ async def test_the_scorecard_shows_each_heat_figure_with_change_and_samples(
     assert deploy["adoption"] == (
         "67 % +33 pts 2 of 3 installed repositories + 1 repository outside the app"
     )
-    assert deploy["happiness"] == "not enough data yet 0 responses"
+    assert deploy["happiness"] == "3.5 / 5 \u22121.5 4 responses"
     scaffold = row(html, "scaffold")
     assert scaffold["success"] == "not enough data yet 2 decisive runs"
     assert scaffold["efficiency"] == "not enough data yet 2 timed runs"
@@ -89,6 +89,19 @@ async def test_the_task_page_shows_trends_versions_and_repositories(
     assert "octo/a" in failing
     assert "1 of 5" in failing
     assert "other/x" not in failing
+    # Version mix: v1 on octo/a (5 runs, 4 of 5), v2 on Octo/B (3 runs), none on other/x.
+    versions = texts(html, "versions")[0]
+    assert "v1 1 5 80 % 30 s" in versions
+    assert "v2 1 3 100 % 1 m 00 s" in versions
+    assert "(none) 1 1 100 % 1 m 10 s" in versions
+    # Comments: the worded responses about deploy, newest first, the one naming no task
+    # included (it rated what ran on its pull request); words shown as text, not markup.
+    comments = texts(html, "comment")
+    assert [c.split(" · ")[0] for c in comments] == ["2 / 5", "5 / 5", "3 / 5"]
+    assert "the retry saved me" in comments[0]
+    assert MARKUP_WORDS in comments[1]
+    assert "<b>loud</b>" not in html
+    assert "&lt;b&gt;loud&lt;/b&gt; &amp; &#34;quoted&#34;" in html
     assert (
         "6 succeeded, 1 failed, 0 timed out, 1 cancelled, 1 skipped" in texts(html, "outcomes")[0]
     )

@@ -62,8 +62,14 @@ async def test_the_summary_figures(client: TestClient, db: asyncpg.Connection) -
     assert deploy["adoption"]["share"] == 0.6667
     assert deploy["adoption"]["outside_app_repositories"] == 1
     assert deploy["runs"]["cancelled"] == 1
-    assert deploy["happiness"]["mean"] is None
-    assert deploy["happiness"]["enough_data"] is False
+    assert deploy["happiness"] == {
+        "mean": 3.5,
+        "previous_mean": 5.0,
+        "change": -1.5,
+        "responses": 4,
+        "previous_responses": 3,
+        "enough_data": True,
+    }
 
 
 @pytest.mark.parametrize(

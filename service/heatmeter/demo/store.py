@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from .history import DEMO_INSTALLATION_ID, DEMO_ORG, History, Run
+from .history import DEMO_INSTALLATION_ID, DEMO_ORG, History, Rating, Run
 
 _DEMO_PATTERN = DEMO_ORG + "/%"
 
@@ -20,11 +20,13 @@ SELECT_REAL_DATA = """
 SELECT
     (SELECT count(*) FROM task_runs WHERE repository NOT LIKE $1) AS task_runs,
     (SELECT count(*) FROM installations WHERE installation_id <> $2) AS installations,
-    (SELECT count(*) FROM pull_requests WHERE repository NOT LIKE $1) AS pull_requests
+    (SELECT count(*) FROM pull_requests WHERE repository NOT LIKE $1) AS pull_requests,
+    (SELECT count(*) FROM happiness WHERE repository NOT LIKE $1) AS happiness
 """
 
 DELETE_DEMO_RUNS = "DELETE FROM task_runs WHERE repository LIKE $1"
 DELETE_DEMO_PULL_REQUESTS = "DELETE FROM pull_requests WHERE repository LIKE $1"
+DELETE_DEMO_HAPPINESS = "DELETE FROM happiness WHERE repository LIKE $1"
 # installation_repositories go with it (ON DELETE CASCADE).
 DELETE_DEMO_INSTALLATION = "DELETE FROM installations WHERE installation_id = $1"
 
@@ -34,7 +36,12 @@ RUN_COLUMNS = (
     "repository", "workflow", "run_id", "run_attempt", "job", "task", "kind", "step_id",
     "started_at", "finished_at", "duration_ms", "outcome", "sha", "ref", "head_ref",
     "pull_request", "event_name", "runner_os", "runner_name", "actor", "auth_method",
-    "closed_by",
+    "closed_by", "version",
+)  # fmt: skip
+
+HAPPINESS_COLUMNS = (
+    "comment_id", "repository", "pull_request", "author", "task", "score", "words",
+    "created_at", "updated_at",
 )  # fmt: skip
 
 INSERT_PULL_REQUEST = """
@@ -75,6 +82,7 @@ async def write_demo(conn: asyncpg.Connection, history: History, *, force: bool)
         )
         await conn.execute(DELETE_DEMO_RUNS, _DEMO_PATTERN)
         await conn.execute(DELETE_DEMO_PULL_REQUESTS, _DEMO_PATTERN)
+        await conn.execute(DELETE_DEMO_HAPPINESS, _DEMO_PATTERN)
         await conn.execute(DELETE_DEMO_INSTALLATION, DEMO_INSTALLATION_ID)
         await conn.execute(INSERT_INSTALLATION, DEMO_INSTALLATION_ID, DEMO_ORG)
         await conn.executemany(
@@ -84,6 +92,10 @@ async def write_demo(conn: asyncpg.Connection, history: History, *, force: bool)
         await conn.copy_records_to_table(
             "task_runs", columns=RUN_COLUMNS, records=[_record(run) for run in history.runs]
         )
+        await conn.copy_records_to_table(
+            "happiness", columns=HAPPINESS_COLUMNS,
+            records=[_rating_record(rating) for rating in history.ratings],
+        )  # fmt: skip
         if history.open_pull_request is not None:
             repo, number, sha, branch, opened = history.open_pull_request
             await conn.execute(
@@ -103,5 +115,12 @@ def _record(run: Run) -> tuple[object, ...]:
         run.repository, "Platform", run.run_id, run.run_attempt, run.task, run.task, run.kind,
         "heatmeter", run.started_at, finished, run.duration_ms, run.outcome, run.sha, run.ref,
         None, run.pull_request, "pull_request" if run.pull_request else "push", "Linux",
-        "GitHub Actions", "demo-bot", "hmac", "report",
+        "GitHub Actions", "demo-bot", "hmac", "report", run.version,
+    )  # fmt: skip
+
+
+def _rating_record(rating: Rating) -> tuple[object, ...]:
+    return (
+        rating.comment_id, rating.repository, rating.pull_request, rating.author, rating.task,
+        rating.score, rating.words or None, rating.created_at, rating.created_at,
     )  # fmt: skip

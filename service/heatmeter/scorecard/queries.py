@@ -6,7 +6,7 @@ else, so the SQL under them can change (raw runs, the daily roll-up) in one plac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -30,13 +30,13 @@ COMMENTS_SHOWN = 10
 # The queries are composed from the constant fragments below with f-strings (S608 is
 # ignored for this file in pyproject.toml): no request value is ever formatted into SQL.
 # Parameters shared by the queries below: $1 window start (the previous period's start
-# for the scorecard), $2 window end, $3 repository, $4 task, $5 kind. Repository names
-# compare case-insensitively, as GitHub's do.
+# for the scorecard), $2 window end, $3 repository, $4 task, $5 kind. Repositories are
+# compared by heat_repository_key (006): lower-cased, renames followed.
 _FILTERED_RUNS = """
-    SELECT r.*, lower(r.repository) AS repo
+    SELECT r.*, heat_repository_key(r.repository) AS repo
     FROM task_runs r
     WHERE r.started_at >= $1 AND r.started_at < $2
-      AND ($3::text IS NULL OR lower(r.repository) = lower($3))
+      AND ($3::text IS NULL OR heat_repository_key(r.repository) = heat_repository_key($3))
       AND ($4::text IS NULL OR r.task = $4)
       AND ($5::text IS NULL OR r.kind = $5)
 """
@@ -46,11 +46,30 @@ def _installed(repository: str) -> str:
     """Repositories where the app is installed now (adoption's denominator), narrowed to the
     repository in parameter ``repository`` when it is not NULL."""
     return f"""
-    SELECT DISTINCT lower(ir.repository) AS repo
-    FROM installation_repositories ir
-    JOIN installations i USING (installation_id)
-    WHERE i.suspended_at IS NULL AND i.deleted_at IS NULL
-      AND ({repository}::text IS NULL OR lower(ir.repository) = lower({repository}))
+    SELECT repository_key AS repo FROM heat_installed_repositories
+    WHERE {repository}::text IS NULL OR repository_key = heat_repository_key({repository})
+"""
+
+
+def _rated(start: str, end: str, repository: str) -> str:
+    """Happiness responses in [start, end), one row per task rated, with its score.
+
+    A response that names no task rates every task that ran on its pull request (006).
+    """
+    return f"""
+    SELECT h.comment_id, h.task, h.score, h.created_at, h.repository, h.pull_request
+    FROM happiness h
+    WHERE h.task IS NOT NULL AND h.created_at >= {start} AND h.created_at < {end}
+      AND ({repository}::text IS NULL
+           OR heat_repository_key(h.repository) = heat_repository_key({repository}))
+    UNION ALL
+    SELECT DISTINCT h.comment_id, r.task, h.score, h.created_at, h.repository, h.pull_request
+    FROM happiness h
+    JOIN task_runs r ON r.pull_request = h.pull_request
+        AND heat_repository_key(r.repository) = heat_repository_key(h.repository)
+    WHERE h.task IS NULL AND h.created_at >= {start} AND h.created_at < {end}
+      AND ({repository}::text IS NULL
+           OR heat_repository_key(h.repository) = heat_repository_key({repository}))
 """
 
 
@@ -97,6 +116,49 @@ SELECT s.*, coalesce(flaky.flaky, 0) AS flaky FROM (
     FROM runs GROUP BY task, period
 ) AS s
 LEFT JOIN flaky USING (task, period)
+"""
+
+# $1 start (the previous period's), $2 end, $3 repository, $4 task, $5 current start.
+SELECT_HAPPINESS_PERIODS = f"""
+SELECT task, CASE WHEN created_at >= $5 THEN 'current' ELSE 'previous' END AS period,
+       avg(score)::float8 AS mean, count(*) AS responses
+FROM ({_rated("$1", "$2", "$3")}) AS rated
+WHERE $4::text IS NULL OR task = $4
+GROUP BY 1, 2
+"""
+
+# $1 start, $2 end, $3 repository, $4 task.
+SELECT_HAPPINESS_WEEKS = f"""
+SELECT date_trunc('week', created_at AT TIME ZONE 'UTC') AS week,
+       avg(score)::float8 AS mean, count(*) AS responses
+FROM ({_rated("$1", "$2", "$3")}) AS rated
+WHERE task = $4
+GROUP BY 1
+"""
+
+# The latest worded responses about a task: $1 start, $2 end, $3 repository, $4 task, $5 limit.
+SELECT_COMMENTS = f"""
+SELECT h.repository, h.pull_request, h.author, h.score, h.words, h.created_at
+FROM happiness h
+WHERE h.words IS NOT NULL
+  AND h.comment_id IN (SELECT comment_id FROM ({_rated("$1", "$2", "$3")}) AS rated
+                       WHERE task = $4)
+ORDER BY h.created_at DESC, h.comment_id DESC
+LIMIT $5
+"""
+
+SELECT_VERSIONS = f"""
+WITH runs AS ({_FILTERED_RUNS})
+SELECT version,
+       count(DISTINCT repo) AS repositories,
+       count(*) AS runs,
+       count(*) FILTER (WHERE outcome IN ('success', 'failure', 'timed_out')) AS decisive_runs,
+       count(*) FILTER (WHERE outcome = 'success') AS succeeded,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
+           FILTER (WHERE outcome IN ('success', 'failure', 'timed_out')) AS p50_ms,
+       max(started_at) AS last_run_at
+FROM runs GROUP BY version
+ORDER BY max(started_at) DESC, version
 """
 
 SELECT_INSTALLED_COUNT = f"SELECT count(*) FROM ({_installed('$1')}) AS installed"
@@ -202,10 +264,28 @@ async def scorecard(conn: asyncpg.Connection, f: Filters) -> Scorecard:
     """Every task's HEAT figures for ``f``'s window against the window before it."""
     installed = await installed_count(conn, f)
     rows = await conn.fetch(SELECT_TASK_PERIODS, *_args(f, f.previous_since), f.since)
+    happiness = {
+        (row["task"], row["period"]): (row["mean"], row["responses"])
+        for row in await conn.fetch(
+            SELECT_HAPPINESS_PERIODS, f.previous_since, f.until, f.repository, f.task, f.since
+        )
+    }
     cards = build_cards(
-        ((row["task"], row["kind"], row["period"], _stats(row)) for row in rows), installed
-    )
+        (
+            (row["task"], row["kind"], row["period"], _with_happiness(
+                _stats(row), happiness.get((row["task"], row["period"]))
+            ))
+            for row in rows
+        ),
+        installed,
+    )  # fmt: skip
     return Scorecard(filters=f, installed_repositories=installed, cards=cards)
+
+
+def _with_happiness(stats: PeriodStats, found: tuple[float, int] | None) -> PeriodStats:
+    if found is None:
+        return stats
+    return replace(stats, happiness_mean=found[0], happiness_responses=found[1])
 
 
 async def task_detail(conn: asyncpg.Connection, f: Filters) -> TaskDetail:
@@ -214,6 +294,12 @@ async def task_detail(conn: asyncpg.Connection, f: Filters) -> TaskDetail:
         raise ValueError("task_detail needs filters with a task")
     card = next(iter((await scorecard(conn, f)).cards), None)
     trend_since = min(f.since, f.until - timedelta(weeks=TREND_WEEKS))
+    weekly_happiness = {
+        row["week"].date(): (row["mean"], row["responses"])
+        for row in await conn.fetch(
+            SELECT_HAPPINESS_WEEKS, trend_since, f.until, f.repository, f.task
+        )
+    }
     weeks = fill_weeks(
         [
             WeekStats(week=row["week"], stats=_stats(row))
@@ -222,13 +308,17 @@ async def task_detail(conn: asyncpg.Connection, f: Filters) -> TaskDetail:
         trend_since,
         f.until,
     )
+    weeks = [
+        WeekStats(w.week, _with_happiness(w.stats, weekly_happiness.get(w.week.date())))
+        for w in weeks
+    ]
     repositories = [
         RepositoryStats(
             repository=row["repository"],
             runs=row["runs"],
             decisive_runs=row["decisive_runs"],
             failed=row["failed"],
-            success_rate=row["succeeded"] / row["decisive_runs"] if row["decisive_runs"] else None,
+            success_rate=_rate(row["succeeded"], row["decisive_runs"]),
             p50_ms=row["p50_ms"],
             timed_runs=row["timed_runs"],
             failing=row["last_outcome"] in ("failure", "timed_out"),
@@ -237,14 +327,36 @@ async def task_detail(conn: asyncpg.Connection, f: Filters) -> TaskDetail:
         )
         for row in await conn.fetch(SELECT_REPOSITORIES, *_args(f, f.since))
     ]
+    versions = [
+        VersionStats(
+            version=row["version"],
+            repositories=row["repositories"],
+            runs=row["runs"],
+            decisive_runs=row["decisive_runs"],
+            success_rate=_rate(row["succeeded"], row["decisive_runs"]),
+            p50_ms=row["p50_ms"],
+            last_run_at=row["last_run_at"],
+        )
+        for row in await conn.fetch(SELECT_VERSIONS, *_args(f, f.since))
+    ]
+    comments = [
+        Comment(**row)
+        for row in await conn.fetch(
+            SELECT_COMMENTS, f.since, f.until, f.repository, f.task, COMMENTS_SHOWN
+        )
+    ]
     return TaskDetail(
         filters=f,
         card=card,
         weeks=weeks,
-        versions=[],
+        versions=versions,
         repositories=repositories,
-        comments=[],
+        comments=comments,
     )
+
+
+def _rate(succeeded: int, decisive: int) -> float | None:
+    return succeeded / decisive if decisive else None
 
 
 async def repository_names(conn: asyncpg.Connection, since: datetime) -> list[str]:

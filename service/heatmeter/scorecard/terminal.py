@@ -61,14 +61,15 @@ def write_json(board: Scorecard, out: IO[str]) -> None:
 
 
 def _cell(figure: Figure, text: str, kind: str, samples: str, *, lower_is_better: bool) -> Text:
-    cell = Text()
+    """Three short lines, so four metrics fit 80 columns: value, change, samples."""
+    cell = Text(no_wrap=True, overflow="ellipsis")
     if figure.enough:
         cell.append(text, style="bold")
-        if change := change_text(figure, kind=kind):
-            style = _STYLES[trend_class(figure, lower_is_better=lower_is_better)]
-            cell.append(f" {change}", style=style)
+        change = change_text(figure, kind=kind)
+        style = _STYLES[trend_class(figure, lower_is_better=lower_is_better)]
+        cell.append(f"\n{change or '·'}", style=style)
     else:
-        cell.append("too few", style="italic dim")
+        cell.append("too few\n", style="italic dim")
     cell.append(f"\n{samples}", style="dim")
     return cell
 
@@ -76,8 +77,8 @@ def _cell(figure: Figure, text: str, kind: str, samples: str, *, lower_is_better
 def _row(card: TaskCard) -> list[Text]:
     now = card.current
     task = Text(card.task, style="bold", overflow="fold")
-    task.append(f"\n{card.kind} · {samples_text(now.runs, 'run')}", style="dim")
-    adoption = f"{now.repositories} of {card.installed_repositories}"
+    task.append(f"\n{card.kind}\n{samples_text(now.runs, 'run')}", style="dim")
+    adoption = f"{now.repositories}/{card.installed_repositories}"
     if now.outside_app_repositories:
         adoption += f" +{now.outside_app_repositories} out"
     return [
@@ -100,13 +101,14 @@ def table(board: Scorecard) -> Table:
     result = Table(
         title=title,
         box=box.SIMPLE_HEAD,
-        caption="too few = not enough data yet · out = repositories outside the app",
+        caption="too few = not enough data yet · 7/11 = repositories running it of those "
+        "with the app · out = outside the app",
         expand=False,
         pad_edge=False,
     )
-    result.add_column("Task", ratio=3, overflow="fold")
+    result.add_column("Task", overflow="fold", min_width=12)
     for name in ("Happiness", "Efficiency", "Adoption", "Success"):
-        result.add_column(name, ratio=2, overflow="fold")
+        result.add_column(name, no_wrap=True)
     for card in board.cards:
         result.add_row(*_row(card))
     return result
