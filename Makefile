@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run demo test browser-test lint format bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -24,9 +24,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/heatmeter serve
 
+## demo: fill the database `make run` uses with a labelled synthetic history
+demo: $(VENV)/.installed
+	$(BIN)/heatmeter demo
+
 ## test: install the dev dependencies, lint, and run the whole suite
 test: lint
 	$(BIN)/python -m pytest
+
+## browser-test: the scorecard in a real headless Chromium (needs the chromium package)
+browser-test: $(VENV)/.installed-dev
+	@command -v chromium >/dev/null || [ -n "$$HEATMETER_CHROMIUM" ] \
+		|| { echo "browser-test needs Chromium: apt-get install -y chromium"; exit 1; }
+	$(BIN)/python -m pytest -m browser tests/browser
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

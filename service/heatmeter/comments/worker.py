@@ -12,6 +12,7 @@ import structlog
 
 from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, web_url
 from ..http.errors import DATABASE_DOWN
+from ..scorecard.links import scorecard_link
 from ..summary.render import render_summary
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
@@ -39,6 +40,7 @@ class CommentWorker:
         lease_s: float = 120.0,
         idle_poll_s: float = 1.0,
         count: Callable[[str], None] = lambda result: None,
+        public_url: str | None = None,
     ) -> None:
         self._pool = pool
         self._github = github
@@ -49,6 +51,8 @@ class CommentWorker:
         self._idle_poll_s = idle_poll_s
         # Told "written", "unchanged" or "failed" for each claim processed.
         self._count = count
+        # HEATMETER_PUBLIC_URL: the comment links to the scorecard when it is set.
+        self._public_url = public_url
 
     async def run(self) -> None:
         """Work until cancelled; a database outage pauses the worker, it does not stop it."""
@@ -130,6 +134,9 @@ class CommentWorker:
             repository=claim.repository,
             pull_request=claim.pull_request,
             updated_at=datetime.now(UTC),
+            dashboard_url=scorecard_link(
+                self._public_url, claim.repository, [summary.task for summary in summaries]
+            ),
         )
         comment_id = await upsert_comment(
             self._github,
