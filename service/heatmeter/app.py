@@ -28,6 +28,7 @@ from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
+from .rollups import RollupRefresher
 from .scorecard import routes as scorecard
 from .settings import Settings
 from .webhooks import routes as webhooks
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
+    app.cleanup_ctx.append(_rollup_refresher)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
@@ -115,6 +117,22 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(worker.run(), name="comment-worker")
     yield
     # A write cut short here keeps its outbox row; its lease runs out and it is retried.
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _rollup_refresher(app: web.Application) -> AsyncIterator[None]:
+    interval = app[settings_key].rollup_interval_s
+    if interval <= 0:
+        log.info("roll-up refresh is off (HEATMETER_ROLLUP_INTERVAL=0): run `heatmeter rollup`")
+        yield
+        return
+    task = asyncio.create_task(
+        RollupRefresher(app[pool_key], interval_s=interval).run(), name="rollup-refresher"
+    )
+    yield
+    # A refresh cut short rolls back; the next one, here or in another replica, redoes it.
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

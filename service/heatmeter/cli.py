@@ -59,6 +59,30 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rollup(dsn: str, rebuild: bool) -> int | None:
+    from .rollups import refresh_rollups
+
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnreachable(str(exc)) from None
+    try:
+        return await refresh_rollups(conn, rebuild=rebuild)
+    finally:
+        await conn.close()
+
+
+def cmd_rollup(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as settings:
+        asyncio.run(_migrate(settings.database_url))
+        cells = asyncio.run(_rollup(settings.database_url, args.rebuild))
+    if cells is None:
+        log.info("another process is refreshing the roll-ups right now; nothing done")
+    else:
+        log.info("roll-ups up to date", cells_recomputed=cells, rebuilt=args.rebuild)
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -207,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--since",
         metavar="WHEN",
         help="window start: an ISO date (2026-11-01) or a duration back "
-        "from now (28d, 4w, 12h); default 28d",
+        "from now (28d, 4w); default 28d",
     )
     report.add_argument("--until", metavar="WHEN", help="window end, the same forms; default now")
     report.set_defaults(func=cmd_report)
@@ -226,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the demo even next to real data (demo rows stay labelled)",
     )
     demo.set_defaults(func=cmd_demo)
+
+    rollup = commands.add_parser(
+        "rollup", help="bring the scorecard's daily roll-ups up to date now and exit"
+    )
+    rollup.add_argument("--rebuild", action="store_true", help="recompute every day from task_runs")
+    rollup.set_defaults(func=cmd_rollup)
     return parser
 
 

@@ -34,6 +34,9 @@ class Settings:
     # How long one comment write may spend waiting out GitHub's failures before the
     # outbox takes over and retries it later.
     github_retry_budget_s: float = 30.0
+    # How often the scorecard's roll-ups catch up with task_runs; 0 turns the schedule off
+    # (then run `heatmeter rollup` from elsewhere, e.g. cron).
+    rollup_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     log_format: str = "auto"
     # Guards the scorecard page and the read API; None leaves them open (bind to localhost).
@@ -83,6 +86,7 @@ class Settings:
             github_retry_budget_s=number(
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
+            rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
             log_format=log_format,
             read_token=text("HEATMETER_READ_TOKEN"),
             public_url=_public_url(text("HEATMETER_PUBLIC_URL")),

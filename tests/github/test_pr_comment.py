@@ -291,7 +291,9 @@ async def test_the_comment_links_to_the_scorecard_when_the_public_url_is_set(
     [comment] = marked(fake_github)
     link = "https://heatmeter.example/tasks/deploy?repository=octo-org%2Focto-repo"
     assert f"[dashboard]({link})" in comment["body"]
-    # The link leads to the task page the platform team reads, narrowed to the repository.
+    # The link leads to the task page the platform team reads, narrowed to the repository
+    # (once the roll-ups it reads are refreshed, which the service does on a timer).
+    await db.execute("SELECT heat_refresh_rollups()")
     page = await service.get(link.removeprefix("https://heatmeter.example"))
     assert page.status == 200
     assert "octo-org/octo-repo" in await page.text()

@@ -155,4 +155,10 @@ async def seed_known_history(conn: asyncpg.Connection, now: datetime | None = No
             created_at=now - timedelta(days=days, hours=2),
             words=words,
         )
+    await refresh(conn)
     return now
+
+
+async def refresh(conn: asyncpg.Connection) -> None:
+    """Bring the roll-ups the scorecard reads up to date (the service does it on a timer)."""
+    assert await conn.fetchval("SELECT heat_refresh_rollups()") is not None

@@ -91,7 +91,8 @@ async def test_the_demo_fills_every_figure_of_the_scorecard(db: asyncpg.Connecti
         assert card.efficiency.enough, card.task
         assert card.adoption.enough, card.task
     deploy = next(card for card in board.cards if card.task == "deploy")
-    assert deploy.current.flaky > 0
+    # Flaky failures re-run until they pass: more than one attempt per change on average.
+    assert deploy.current.attempts_to_first_success > 1
     assert deploy.current.outside_app_repositories == 1
     assert await queries.holds_demo_data(db, DEMO_ORG)
     detail = await queries.task_detail(

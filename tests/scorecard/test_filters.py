@@ -16,31 +16,42 @@ def parse(**params: str):
     return parse_filters(params, NOW, allowed=ALL)
 
 
+MIDNIGHT = datetime(2026, 11, 29, tzinfo=UTC)  # the end of NOW's day
+
+
 def test_the_default_window_is_the_last_28_days_against_the_28_before() -> None:
     f = parse()
-    assert (f.since, f.until) == (NOW - timedelta(days=28), NOW)
-    assert f.previous_since == NOW - timedelta(days=56)
+    # Whole UTC days, today included, as the roll-ups and heat_scorecard count them.
+    assert (f.since, f.until) == (MIDNIGHT - timedelta(days=28), MIDNIGHT)
+    assert f.previous_since == MIDNIGHT - timedelta(days=56)
     assert f.query() == {}
 
 
-@pytest.mark.parametrize(
-    ("text", "ago"),
-    [("28d", timedelta(days=28)), ("4w", timedelta(weeks=4)), ("12h", timedelta(hours=12))],
-)
-def test_since_takes_a_duration_back_from_now(text: str, ago: timedelta) -> None:
-    assert parse(since=text).since == NOW - ago
+@pytest.mark.parametrize(("text", "days"), [("28d", 28), ("4w", 28), ("1d", 1), ("90d", 90)])
+def test_since_takes_a_duration_back_from_now(text: str, days: int) -> None:
+    f = parse(since=text)
+    assert (f.since, f.until) == (MIDNIGHT - timedelta(days=days), MIDNIGHT)
 
 
 def test_since_and_until_take_iso_dates_and_date_times() -> None:
-    f = parse(since="2026-11-01", until="2026-11-15T06:00:00+01:00")
-    assert f.since == datetime(2026, 11, 1, tzinfo=UTC)
-    assert f.until == datetime(2026, 11, 15, 5, tzinfo=UTC)
-    assert f.previous_since == f.since - (f.until - f.since)
+    f = parse(since="2026-11-01", until="2026-11-15")
+    assert (f.since, f.until) == (
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 11, 15, tzinfo=UTC),
+    )
+    assert f.previous_since == datetime(2026, 10, 18, tzinfo=UTC)
+    # A time of day moves the window to whole days: it ends at the midnight after
+    # `until` and keeps its length, rounded up to days (13.7 days: 14).
+    f = parse(since="2026-11-01T12:00:00Z", until="2026-11-15T06:00:00+01:00")
+    assert (f.since, f.until) == (
+        datetime(2026, 11, 2, tzinfo=UTC),
+        datetime(2026, 11, 16, tzinfo=UTC),
+    )
 
 
 def test_links_keep_the_window_as_written_and_the_narrowing() -> None:
     f = parse(period="7d", repository="octo/a", kind="deploy")
-    assert f.since == NOW - timedelta(days=7)
+    assert f.since == MIDNIGHT - timedelta(days=7)
     assert f.query() == {"period": "7d", "repository": "octo/a", "kind": "deploy"}
     assert f.query(kind=None) == {"period": "7d", "repository": "octo/a"}
 
@@ -51,6 +62,7 @@ def test_links_keep_the_window_as_written_and_the_narrowing() -> None:
         ({"since": "yesterday"}, "since"),
         ({"until": "2026-13-01"}, "until"),
         ({"period": "a month"}, "period"),
+        ({"period": "12h"}, "period"),
         ({"kind": "build"}, "kind"),
         ({"since": "2026-11-20", "until": "2026-11-10"}, "since"),
         ({"since": "2020-01-01"}, "since"),
@@ -67,6 +79,5 @@ def test_a_bad_parameter_is_named(params: dict[str, str], parameter: str) -> Non
     assert str(caught.value).startswith(f"{parameter}: ")
 
 
-def test_periods_are_written_the_way_people_say_them() -> None:
+def test_periods_are_written_the_way_the_filters_take_them() -> None:
     assert format_period(timedelta(days=28)) == "28d"
-    assert format_period(timedelta(hours=36)) == "36h"

@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from .html import body_classes, texts
-from .seed import MARKUP_WORDS, insert_run, seed_known_history
+from .seed import MARKUP_WORDS, insert_run, refresh, seed_known_history
 
 
 async def page(client: TestClient, path: str, status: int = 200) -> str:
@@ -37,7 +37,7 @@ async def test_the_scorecard_shows_each_heat_figure_with_change_and_samples(
     assert "scorecard" in body_classes(html)
     assert texts(html, "task-name") == ["deploy", "scaffold"]
     deploy = row(html, "deploy")
-    assert deploy["success"] == "86 % \u221214 pts 7 decisive runs"
+    assert deploy["success"] == ("86 % \u221214 pts 7 decisive runs 1 attempt to first success")
     assert deploy["efficiency"] == "40 s \u221260 % 7 timed runs"
     assert deploy["adoption"] == (
         "67 % +33 pts 2 of 3 installed repositories + 1 repository outside the app"
@@ -121,6 +121,7 @@ async def test_names_are_escaped_everywhere(client: TestClient, db: asyncpg.Conn
             run_id=100 + i,
             sha=str(i) * 40,
         )
+    await refresh(db)
     for path in ("/", "/tasks/" + evil.replace("/", "%2F")):
         html = await page(client, path)
         assert "<script>" not in html
@@ -145,6 +146,7 @@ async def test_a_task_named_like_a_json_twin_still_has_its_page(
         started_at=now - timedelta(hours=1),
         run_id=1,
     )
+    await refresh(db)
     html = await page(client, "/")
     assert 'href="/tasks/config.json?format=html"' in html
     html = await page(client, "/tasks/config.json?format=html")

@@ -18,7 +18,7 @@ from heatmeter.scorecard.filters import ALL_PARAMETERS, parse_filters
 from heatmeter.scorecard.queries import scorecard
 from heatmeter.scorecard.shaping import CSV_COLUMNS
 
-from .seed import insert_run, seed_known_history
+from .seed import insert_run, refresh, seed_known_history
 
 
 async def report(database_url: str, *args: str, **env: str) -> tuple[int, str, str]:
@@ -87,6 +87,7 @@ async def test_the_table_fits_80_columns_without_colour_when_piped(
         started_at=now,
         run_id=999,
     )
+    await refresh(db)
     code, out, err = await report(database_url)
     assert code == 0, err
     assert "\x1b[" not in out
@@ -123,6 +124,7 @@ async def test_csv_cells_cannot_start_a_formula(db: asyncpg.Connection) -> None:
             started_at=now - timedelta(minutes=1),
             run_id=i + 1,
         )
+    await refresh(db)
     board = await scorecard(db, parse_filters({}, now, allowed=ALL_PARAMETERS))
     rows = list(csv.reader(io.StringIO(terminal.render(board, "csv"))))
     tasks = sorted(row[0] for row in rows[1:])

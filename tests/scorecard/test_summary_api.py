@@ -56,6 +56,9 @@ async def test_the_summary_figures(client: TestClient, db: asyncpg.Connection) -
         "decisive_runs": 7,
         "previous_decisive_runs": 5,
         "enough_data": True,
+        # Three changes: octo/a's pull request 7, Octo/B's commit, other/x's commit.
+        "first_successes": 3,
+        "attempts_to_first_success": 1.0,
     }
     assert deploy["efficiency"]["p50_ms"] == 40_000
     assert deploy["efficiency"]["change_pct"] == -60.0

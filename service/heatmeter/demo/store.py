@@ -12,9 +12,12 @@ from datetime import timedelta
 
 import asyncpg
 
+from ..rollups import refresh_rollups
 from .history import DEMO_INSTALLATION_ID, DEMO_ORG, History, Rating, Run
 
 _DEMO_PATTERN = DEMO_ORG + "/%"
+# heat_refresh_rollups()'s advisory lock ('heatroll' in ASCII, sql/007).
+ROLLUP_LOCK_ID = 7522537965574564972
 
 SELECT_REAL_DATA = """
 SELECT
@@ -74,6 +77,9 @@ async def write_demo(conn: asyncpg.Connection, history: History, *, force: bool)
     async with conn.transaction():
         # One demo writer at a time: two at once would each delete, then both insert.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('heatmeter demo'))")
+        # And no roll-up refresh meanwhile (sql/007's lock): the rebuild below then runs
+        # in this transaction, seeing the demo rows as they will be committed.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", ROLLUP_LOCK_ID)
         if not force and (found := await real_data(conn)):
             counts = ", ".join(f"{count} {table}" for table, count in found.items())
             raise RealDataPresent(f"this database holds real data ({counts})")
@@ -96,6 +102,9 @@ async def write_demo(conn: asyncpg.Connection, history: History, *, force: bool)
             "happiness", columns=HAPPINESS_COLUMNS,
             records=[_rating_record(rating) for rating in history.ratings],
         )  # fmt: skip
+        # A rebuild, not a refresh: the deleted demo runs leave no trace a refresh could
+        # follow, and their days must leave the roll-ups too.
+        await refresh_rollups(conn, rebuild=True)
         if history.open_pull_request is not None:
             repo, number, sha, branch, opened = history.open_pull_request
             await conn.execute(

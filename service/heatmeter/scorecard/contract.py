@@ -44,7 +44,6 @@ TASK_CARD_SCHEMA = _object(
                 "cancelled": _COUNT,
                 "skipped": _COUNT,
                 "running": _COUNT,
-                "flaky": {**_COUNT, "description": "commits that failed, then succeeded"},
                 "previous_total": _COUNT,
             },
             "runs in the window, by outcome",
@@ -96,6 +95,17 @@ TASK_CARD_SCHEMA = _object(
                 "decisive_runs": _COUNT,
                 "previous_decisive_runs": _COUNT,
                 "enough_data": _ENOUGH,
+                "first_successes": {
+                    **_COUNT,
+                    "description": "changes (pull requests, else commits) that first "
+                    "succeeded in the window",
+                },
+                "attempts_to_first_success": {
+                    "type": ["number", "null"],
+                    "minimum": 1,
+                    "description": "mean attempts those changes took up to their first "
+                    "success; above 1 when failures were re-run",
+                },
             },
             "success / (success + failure + timed_out)",
         ),
@@ -130,7 +140,10 @@ def _parameter(name: str, description: str, example: str) -> dict[str, Any]:
     }
 
 
-_WHEN = "an ISO date (UTC midnight), an ISO date-time, or a duration back from now (28d, 4w, 12h)"
+_WHEN = (
+    "an ISO date (UTC midnight), an ISO date-time, or a duration back from now (28d, 4w); "
+    "the window widens to whole UTC days, ending at the midnight after until"
+)
 
 SUMMARY_PARAMETERS = [
     _parameter("repository", "only this repository (owner/name, any case)", "octo-org/api"),
@@ -139,5 +152,5 @@ SUMMARY_PARAMETERS = [
                "deploy"),
     _parameter("since", f"window start: {_WHEN}; default 28 days before until", "28d"),
     _parameter("until", f"window end: {_WHEN}; default now", "2026-11-28"),
-    _parameter("period", "window length instead of since (28d, 4w, 12h)", "28d"),
+    _parameter("period", "window length instead of since (28d, 4w)", "28d"),
 ]  # fmt: skip

@@ -29,7 +29,10 @@ class PeriodStats:
     cancelled: int = 0
     skipped: int = 0
     running: int = 0
-    flaky: int = 0
+    # Changes (pull requests, else commits) whose first success fell in the window, and
+    # the mean attempts each took up to it: re-runs of flaky failures show here.
+    first_successes: int = 0
+    attempts_to_first_success: float | None = None
     p50_ms: float | None = None
     p90_ms: float | None = None
     timed_runs: int = 0
@@ -136,7 +139,7 @@ def adoption_share(repositories: int, installed: int) -> float | None:
 
 
 def build_cards(
-    rows: Iterable[tuple[str, str, str, PeriodStats]], installed_repositories: int
+    rows: Iterable[tuple[str, str | None, str, PeriodStats]], installed_repositories: int
 ) -> list[TaskCard]:
     """Cards from (task, kind, "current" | "previous", stats) rows, busiest task first.
 
@@ -147,7 +150,7 @@ def build_cards(
     kinds: dict[str, str] = {}
     for task, kind, period, stats in rows:
         periods.setdefault(task, {})[period] = stats
-        if period == "current" or task not in kinds:
+        if kind is not None and (period == "current" or task not in kinds):
             kinds[task] = kind
     cards = [
         TaskCard(
@@ -158,6 +161,8 @@ def build_cards(
             installed_repositories=installed_repositories,
         )
         for task, by_period in periods.items()
+        # Ratings naming a task that never ran in either window make no card.
+        if task in kinds
     ]
     return sorted(cards, key=lambda card: (-card.current.runs, -card.previous.runs, card.task))
 

@@ -13,8 +13,9 @@ DEFAULT_PERIOD = timedelta(days=28)
 MAX_PERIOD = timedelta(days=366)
 MAX_NAME_CHARS = 200
 ALL_PARAMETERS = frozenset({"repository", "task", "kind", "since", "until", "period"})
-_DURATION = re.compile(r"^(\d{1,4})([hdw])$")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_DURATION = re.compile(r"^(\d{1,4})([dw])$")
+_UNITS = {"d": timedelta(days=1), "w": timedelta(weeks=1)}
+_DAY = timedelta(days=1)
 
 
 class FilterError(ValueError):
@@ -28,10 +29,11 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Filters:
-    """One view of the scorecard: a window [since, until) and optional narrowing.
+    """One view of the scorecard: a window [since, until) of whole UTC days, and narrowing.
 
-    The previous period is the window of the same length just before ``since``, so each
-    figure can be shown with its change.
+    Whole days because the scorecard reads daily roll-ups (sql/007). The previous period
+    is the window of the same length just before ``since``, so each figure can be shown
+    with its change.
     """
 
     since: datetime
@@ -62,7 +64,7 @@ class Filters:
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """``28d``, ``4w``, ``12h`` as a timedelta; None when ``text`` is not a duration."""
+    """``28d`` or ``4w`` as a timedelta; None when ``text`` is not a duration."""
     match = _DURATION.match(text.strip().lower())
     if match is None:
         return None
@@ -70,10 +72,20 @@ def parse_duration(text: str) -> timedelta | None:
 
 
 def format_period(period: timedelta) -> str:
-    """A window's length the way people say it: ``28d``, or ``36h`` when not whole days."""
-    if period % timedelta(days=1) == timedelta(0):
-        return f"{period.days}d"
-    return f"{round(period.total_seconds() / 3600)}h"
+    """A window's length as the filters write it: ``28d``."""
+    return f"{period.days}d"
+
+
+def day_start(moment: datetime) -> datetime:
+    """Midnight UTC at the start of ``moment``'s day."""
+    moment = moment.astimezone(UTC)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def day_end(moment: datetime) -> datetime:
+    """``moment`` if it is midnight UTC, else the next midnight: the window ends after it."""
+    start = day_start(moment)
+    return start if start == moment else start + _DAY
 
 
 def parse_instant(parameter: str, text: str, now: datetime) -> datetime:
@@ -100,7 +112,9 @@ def parse_filters(params: Mapping[str, str], now: datetime, *, allowed: frozense
     """Filters from query parameters; unknown or malformed ones raise FilterError.
 
     ``period`` (a duration) and ``since`` (a date or a duration back from now) both set
-    the window's start; ``until`` its end (default now).
+    the window's start; ``until`` its end (default now). The window then widens to whole
+    UTC days: it ends at the midnight after ``until`` (so today counts) and is as many
+    days long as asked, rounded up.
     """
     for name in params:
         if name not in allowed:
@@ -113,7 +127,7 @@ def parse_filters(params: Mapping[str, str], now: datetime, *, allowed: frozense
     elif params.get("period"):
         period = parse_duration(params["period"])
         if period is None:
-            raise FilterError("period", f"expected a duration such as 28d, 4w or 12h, "
+            raise FilterError("period", f"expected a duration such as 28d or 4w, "
                               f"got {params['period'][:40]!r}")  # fmt: skip
         since = until - period
     else:
@@ -122,6 +136,9 @@ def parse_filters(params: Mapping[str, str], now: datetime, *, allowed: frozense
         raise FilterError("since", "must be before until")
     if until - since > MAX_PERIOD:
         raise FilterError("since", f"the window is at most {MAX_PERIOD.days} days")
+    end = day_end(until)
+    days = -((since - until) // _DAY)  # whole days, rounded up
+    until, since = end, end - days * _DAY
     kind = _name(params, "kind")
     if kind is not None and kind not in KINDS:
         raise FilterError("kind", f"one of {', '.join(KINDS)}")

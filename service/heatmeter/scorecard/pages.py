@@ -62,6 +62,7 @@ def environment() -> jinja2.Environment:
         change_text=shaping.change_text,
         trend_class=shaping.trend_class,
         samples_text=shaping.samples_text,
+        attempts_text=shaping.attempts_text,
         day_text=day_text,
         # Our own file, read once: trusted markup, and the CSP allows exactly its hash.
         style=Markup(STYLE),  # noqa: S704

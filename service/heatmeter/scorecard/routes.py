@@ -109,9 +109,7 @@ async def _task_page(request: web.Request, task: str) -> web.Response:
         return await _bad_page(exc)
     async with request.app[pool_key].acquire() as conn:
         if await queries.task_kind(conn, task) is None:
-            page = await pages.error_page(
-                404, "No such task", f"No run of {task!r} was ever stored."
-            )
+            page = await pages.error_page(404, "No such task", _not_in_scorecard(task))
             return _html(page, status=404)
         detail = await queries.task_detail(conn, f)
         installed = await queries.installed_count(conn, f)
@@ -120,6 +118,13 @@ async def _task_page(request: web.Request, task: str) -> web.Response:
         await pages.task_page(
             detail, installed=installed, repositories=repositories, demo=demo, now=_now()
         )
+    )
+
+
+def _not_in_scorecard(task: str) -> str:
+    return (
+        f"no run of task {task!r} is in the scorecard yet: it reads daily roll-ups, "
+        "refreshed every HEATMETER_ROLLUP_INTERVAL seconds"
     )
 
 
@@ -136,7 +141,7 @@ async def task_json(request: web.Request) -> web.Response:
         return _bad_json(exc)
     async with request.app[pool_key].acquire() as conn:
         if await queries.task_kind(conn, task) is None:
-            return json_error(404, "not_found", f"no run of task {task!r} was ever stored")
+            return json_error(404, "not_found", _not_in_scorecard(task))
         detail = await queries.task_detail(conn, f)
     return _json(shaping.task_json(detail))
 

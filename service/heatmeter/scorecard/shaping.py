@@ -31,11 +31,12 @@ CSV_COLUMNS = (
     "cancelled",
     "skipped",
     "running",
-    "flaky",
     "success_rate",
     "success_rate_previous",
     "success_rate_change",
     "decisive_runs",
+    "first_successes",
+    "attempts_to_first_success",
     "p50_ms",
     "p90_ms",
     "p50_ms_previous",
@@ -85,7 +86,6 @@ def card_json(card: TaskCard) -> dict[str, Any]:
             "cancelled": now.cancelled,
             "skipped": now.skipped,
             "running": now.running,
-            "flaky": now.flaky,
             "previous_total": before.runs,
         },
         "happiness": {
@@ -122,6 +122,8 @@ def card_json(card: TaskCard) -> dict[str, Any]:
             "decisive_runs": t.samples,
             "previous_decisive_runs": t.previous_samples,
             "enough_data": t.enough,
+            "first_successes": now.first_successes,
+            "attempts_to_first_success": _round(now.attempts_to_first_success, 2),
         },
     }
 
@@ -212,11 +214,13 @@ def csv_rows(board: Scorecard) -> Iterable[dict[str, Any]]:
             "until": _iso(f.until),
             "runs": runs["total"],
             **{k: runs[k] for k in ("succeeded", "failed", "timed_out", "cancelled")},
-            **{k: runs[k] for k in ("skipped", "running", "flaky")},
+            **{k: runs[k] for k in ("skipped", "running")},
             "success_rate": t["rate"],
             "success_rate_previous": t["previous_rate"],
             "success_rate_change": t["change"],
             "decisive_runs": t["decisive_runs"],
+            "first_successes": t["first_successes"],
+            "attempts_to_first_success": t["attempts_to_first_success"],
             "p50_ms": e["p50_ms"],
             "p90_ms": e["p90_ms"],
             "p50_ms_previous": e["previous_p50_ms"],
@@ -272,6 +276,10 @@ def trend_class(figure: Figure, *, lower_is_better: bool = False) -> str:
         return "same"
     improved = change < 0 if lower_is_better else change > 0
     return "better" if improved else "worse"
+
+
+def attempts_text(mean: float | None) -> str:
+    return DASH if mean is None else f"{mean:.1f} attempts" if mean != 1 else "1 attempt"
 
 
 def samples_text(count: int, noun: str, plural: str | None = None) -> str:
