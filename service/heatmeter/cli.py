@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -155,7 +156,13 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     # Only warnings and errors: the report itself is what the terminal is for.
     configure_logging(settings.log_format, logging.WARNING)
     with database(settings) as settings:
-        asyncio.run(_report(settings.database_url, filters, args.format))
+        try:
+            asyncio.run(_report(settings.database_url, filters, args.format))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped (`| head`): not an error. Point stdout at /dev/null so
+            # Python's own flush at exit does not complain again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from . import shaping, svg
 from .figures import failing, slowest
-from .filters import KINDS, Filters, format_period
+from .filters import KINDS, Filters, day_end, format_period
 from .queries import Scorecard, TaskDetail
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -103,9 +103,9 @@ def slug(text: str) -> str:
 
 def window_text(f: Filters, now: datetime) -> str:
     span = f"{day_text(f.since)} to {day_text(f.until - timedelta(microseconds=1))}"
-    length = format_period(f.period).replace("d", " days").replace("h", " hours")
-    if abs((f.until - now).total_seconds()) < 60:
-        return f"Last {length} ({span}) against the {length} before"
+    length = format_period(f.period).replace("d", " days")
+    if f.until == day_end(now):
+        return f"Last {length}, today included ({span}), against the {length} before"
     return f"{span} against the {length} before"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from typing import IO
 
 from rich import box
@@ -96,13 +97,16 @@ def _row(card: TaskCard) -> list[Text]:
 
 def table(board: Scorecard) -> Table:
     f = board.filters
-    period = format_period(f.period).replace("d", " days").replace("h", " hours")
-    title = f"heatmeter scorecard: {f.since:%Y-%m-%d} to {f.until:%Y-%m-%d}, vs the {period} before"
+    period = format_period(f.period).replace("d", " days")
+    last_day = f.until - timedelta(days=1)  # the window ends at the midnight after it
+    title = (
+        f"heatmeter scorecard: {f.since:%Y-%m-%d} to {last_day:%Y-%m-%d}, vs the {period} before"
+    )
     result = Table(
         title=title,
         box=box.SIMPLE_HEAD,
-        caption="too few = not enough data yet · 7/11 = repositories running it of those "
-        "with the app · out = outside the app",
+        caption="too few = not enough data yet · 6/8 = repositories running it / with the "
+        "app installed · out = running it outside the app",
         expand=False,
         pad_edge=False,
     )
