@@ -20,6 +20,7 @@ from .appkeys import (
     pool_key,
     settings_key,
 )
+from .comments.feedback_worker import FeedbackWorker
 from .comments.worker import CommentWorker
 from .github import USER_AGENT
 from .github.client import GitHubClient
@@ -113,13 +114,26 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         debounce_s=settings.comment_debounce_s,
         public_url=settings.public_url,
     )
+    feedback_counts = app[metrics_key].comment_feedback
+    feedback_worker = FeedbackWorker(
+        app[pool_key],
+        github,
+        # Reactions and replies are looked for as often as comments are debounced.
+        idle_poll_s=min(1.0, max(settings.comment_debounce_s, 0.05)),
+        count=lambda kind, result: feedback_counts.labels(kind, result).inc(),
+    )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
-    task = asyncio.create_task(worker.run(), name="comment-worker")
+    tasks = [
+        asyncio.create_task(worker.run(), name="comment-worker"),
+        asyncio.create_task(feedback_worker.run(), name="feedback-worker"),
+    ]
     yield
     # A write cut short here keeps its outbox row; its lease runs out and it is retried.
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _rollup_refresher(app: web.Application) -> AsyncIterator[None]:

@@ -28,6 +28,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 APP_SLUG = "heatmeter"
 BOT_USER = {"login": f"{APP_SLUG}[bot]", "id": 41898282, "type": "Bot"}
 PERSON = {"login": "octocat", "id": 583231, "type": "User"}
+REACTION_CONTENTS = frozenset(
+    {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
+)
 
 
 @dataclass
@@ -85,6 +88,7 @@ class FakeGitHub:
         self._tokens: dict[str, _Token] = {}
         self._comments: dict[int, dict[str, Any]] = {}
         self._comment_ids = itertools.count(1_000_001)
+        self._reaction_ids = itertools.count(1)
         self._scripted: list[_Scripted] = []
 
     # --- setting the scene -------------------------------------------------------
@@ -158,8 +162,14 @@ class FakeGitHub:
         return [
             r
             for r in self.requests
-            if r.method in {"POST", "PATCH"} and fnmatch.fnmatchcase(r.path, "/repos/*/comments*")
+            if r.method in {"POST", "PATCH"}
+            and fnmatch.fnmatchcase(r.path, "/repos/*/comments*")
+            and not r.path.endswith("/reactions")
         ]
+
+    def reactions(self, comment_id: int) -> list[dict[str, Any]]:
+        """The reactions on an issue comment, oldest first."""
+        return list(self._comments[comment_id]["_reactions"])
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
         """Recorded requests matching ``method`` and the glob ``path``."""
@@ -181,6 +191,7 @@ class FakeGitHub:
         app.router.add_get(f"{repo}/issues/comments/{{id:\\d+}}", self._get_comment)
         app.router.add_patch(f"{repo}/issues/comments/{{id:\\d+}}", self._edit_comment)
         app.router.add_delete(f"{repo}/issues/comments/{{id:\\d+}}", self._delete_comment)
+        app.router.add_post(f"{repo}/issues/comments/{{id:\\d+}}/reactions", self._react)
         return app
 
     @web.middleware
@@ -311,6 +322,23 @@ class FakeGitHub:
         del self._comments[comment["id"]]
         return web.Response(status=204)
 
+    async def _react(self, request: web.Request) -> web.Response:
+        repository, token = self._require_repository_access(request)
+        comment = self._comment_in(repository, request)
+        if comment is None:
+            return _not_found()
+        payload = await request.json()
+        content = payload.get("content") if isinstance(payload, dict) else None
+        if content not in REACTION_CONTENTS:
+            return _invalid("content")
+        # GitHub answers 200 with the existing reaction when this user already made it.
+        for reaction in comment["_reactions"]:
+            if reaction["content"] == content and reaction["user"]["login"] == token.login["login"]:
+                return web.json_response(reaction, status=200)
+        reaction = {"id": next(self._reaction_ids), "content": content, "user": token.login}
+        comment["_reactions"].append(reaction)
+        return web.json_response(reaction, status=201)
+
     # --- helpers -----------------------------------------------------------------
 
     def _credentials(self, request: web.Request) -> tuple[str, str]:
@@ -380,6 +408,7 @@ class FakeGitHub:
             ),
             "_repository": repository.lower(),
             "_number": number,
+            "_reactions": [],
         }
         self._comments[comment_id] = comment
         return comment
