@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/action_overhead.py
 	$(BIN)/python bench/report_ingest.py
 	$(BIN)/python bench/comment_burst.py
+	$(BIN)/python bench/scorecard_pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from heatmeter.demo.history import DEMO_ORG, WEEKS, generate
+from heatmeter.demo.history import DEMO_INSTALLATION_ID, DEMO_ORG, WEEKS, generate
 from heatmeter.demo.store import RealDataPresent, write_demo
 from heatmeter.scorecard import queries
 from heatmeter.scorecard.filters import ALL_PARAMETERS, parse_filters
@@ -94,7 +94,7 @@ async def test_the_demo_fills_every_figure_of_the_scorecard(db: asyncpg.Connecti
     # Flaky failures re-run until they pass: more than one attempt per change on average.
     assert deploy.current.attempts_to_first_success > 1
     assert deploy.current.outside_app_repositories == 1
-    assert await queries.holds_demo_data(db, DEMO_ORG)
+    assert await queries.holds_demo_data(db, DEMO_INSTALLATION_ID)
     detail = await queries.task_detail(
         db, parse_filters({"task": "deploy"}, now, allowed=ALL_PARAMETERS)
     )

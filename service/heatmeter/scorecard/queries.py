@@ -95,17 +95,20 @@ ORDER BY h.created_at DESC, h.comment_id DESC
 LIMIT $5
 """
 
+# The repository filter offers the repositories where the App is installed: a small
+# table, where listing every repository of a year of roll-ups would read millions of rows.
 SELECT_REPOSITORY_NAMES = """
-SELECT max(repository) AS repository FROM task_repository_daily
-WHERE day >= $1::date GROUP BY lower(repository) ORDER BY 1
+SELECT repository FROM heat_installed_repositories ORDER BY lower(repository)
 """
 
 SELECT_KIND = """
 SELECT kind FROM task_daily WHERE task = $1 ORDER BY day DESC LIMIT 1
 """
 
+# `heatmeter demo` always writes its installation: a primary-key probe, where a LIKE on
+# task_runs would read the whole table on every page of a database without demo data.
 SELECT_HOLDS_DEMO_DATA = """
-SELECT EXISTS (SELECT 1 FROM task_runs WHERE repository LIKE $1 || '/%')
+SELECT EXISTS (SELECT 1 FROM installations WHERE installation_id = $1)
 """
 
 
@@ -259,9 +262,9 @@ async def installed_count(conn: asyncpg.Connection, f: Filters) -> int:
     return await conn.fetchval(SELECT_INSTALLED_COUNT, f.repository)
 
 
-async def repository_names(conn: asyncpg.Connection, since: datetime) -> list[str]:
-    """Repositories with runs since ``since``, for the page's filter."""
-    return [row["repository"] for row in await conn.fetch(SELECT_REPOSITORY_NAMES, _day(since))]
+async def repository_names(conn: asyncpg.Connection) -> list[str]:
+    """Repositories where the App is installed, for the page's filter."""
+    return [row["repository"] for row in await conn.fetch(SELECT_REPOSITORY_NAMES)]
 
 
 async def task_kind(conn: asyncpg.Connection, task: str) -> str | None:
@@ -269,5 +272,6 @@ async def task_kind(conn: asyncpg.Connection, task: str) -> str | None:
     return await conn.fetchval(SELECT_KIND, task)
 
 
-async def holds_demo_data(conn: asyncpg.Connection, org: str) -> bool:
-    return await conn.fetchval(SELECT_HOLDS_DEMO_DATA, org)
+async def holds_demo_data(conn: asyncpg.Connection, installation_id: int) -> bool:
+    """Whether `heatmeter demo` has written into this database (its installation is there)."""
+    return await conn.fetchval(SELECT_HOLDS_DEMO_DATA, installation_id)

@@ -9,12 +9,12 @@ data to a caller without it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from ..appkeys import pool_key, settings_key
-from ..demo.history import DEMO_ORG
+from ..demo.history import DEMO_INSTALLATION_ID, DEMO_ORG
 from ..http.errors import json_error
 from . import pages, queries, shaping
 from .access import local_path, read_guard, sign_in, token_matches
@@ -25,8 +25,6 @@ routes = web.RouteTableDef()
 PAGE_PARAMETERS = frozenset({"repository", "kind", "period", "since", "until"})
 TASK_PARAMETERS = frozenset({"repository", "period", "since", "until", "format"})
 SUMMARY_PARAMETERS = frozenset({"repository", "task", "kind", "period", "since", "until"})
-# The repository filter lists repositories seen this far back.
-REPOSITORY_LIST_DAYS = 366
 
 
 def _now() -> datetime:
@@ -58,8 +56,8 @@ def _filters(query: Mapping[str, str], allowed: frozenset[str], **fixed: str) ->
 async def _context(request: web.Request) -> tuple[list[str], str | None]:
     """What every page shows besides its figures: the repository list and the demo label."""
     async with request.app[pool_key].acquire() as conn:
-        names = await queries.repository_names(conn, _now() - timedelta(days=REPOSITORY_LIST_DAYS))
-        demo = await queries.holds_demo_data(conn, DEMO_ORG)
+        names = await queries.repository_names(conn)
+        demo = await queries.holds_demo_data(conn, DEMO_INSTALLATION_ID)
     return names, DEMO_ORG if demo else None
 
 
