@@ -9,7 +9,9 @@ import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import aiohttp
 import asyncpg
 from rich.cells import cell_len
 
@@ -18,6 +20,7 @@ from heatmeter.scorecard.filters import ALL_PARAMETERS, parse_filters
 from heatmeter.scorecard.queries import scorecard
 from heatmeter.scorecard.shaping import CSV_COLUMNS
 
+from ..github.test_pr_comment import wait_ready
 from .seed import insert_run, refresh, seed_known_history
 
 
@@ -131,3 +134,45 @@ async def test_csv_cells_cannot_start_a_formula(db: asyncpg.Connection) -> None:
     assert tasks == sorted(['\'=HYPERLINK("http://evil")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "ok"])
     # Numbers stay numbers, even negative ones.
     assert terminal.safe_cell(-0.25) == -0.25
+
+
+async def test_demo_and_report_share_the_embedded_database_of_a_running_service(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    """No DATABASE_URL anywhere: serve, demo and report meet in one HEATMETER_DATA_DIR."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(HEATMETER_DATA_DIR=str(tmp_path), HEATMETER_LOG_FORMAT="json")
+
+    async def heatmeter(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "heatmeter", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "heatmeter", "serve", "--port", str(unused_tcp_port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        await wait_ready(url)
+        code, out, err = await heatmeter("demo")
+        assert code == 0, err
+        assert "heatmeter-demo/" in out
+        code, out, err = await heatmeter("report", "--format", "json")
+        assert code == 0, err
+        tasks = {task["task"] for task in json.loads(out)["tasks"]}
+        assert tasks == {"deploy", "scaffold-service", "provision-database", "lint-workflows"}
+        # The running service reads the same database: the demo is on its page.
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/v1/summary") as r:
+            assert {task["task"] for task in (await r.json())["tasks"]} == tasks
+    finally:
+        server.terminate()
+        assert await asyncio.wait_for(server.wait(), timeout=30) == 0
+    # And with the service stopped, report starts the embedded server by itself.
+    code, out, err = await heatmeter("report", "--format", "csv")
+    assert code == 0, err
+    assert len(list(csv.DictReader(io.StringIO(out)))) == 4
