@@ -114,7 +114,17 @@ TASK_CARD_SCHEMA = _object(
 
 SUMMARY_SCHEMA = _object(
     {
-        "window": _object({"since": _TIME, "until": _TIME, "previous_since": _TIME}),
+        "window": _object(
+            {
+                "since": {**_TIME, "description": "the window's first instant (UTC midnight)"},
+                "until": {**_TIME, "description": "the midnight after its last day (exclusive)"},
+                "previous_since": {
+                    **_TIME,
+                    "description": "the previous period [previous_since, since)",
+                },
+            },
+            "whole UTC days, as the roll-ups count them",
+        ),
         "filters": _object(
             {
                 "repository": {"type": ["string", "null"]},
