@@ -30,6 +30,7 @@ from .http.middleware import request_context
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
 from .rollups import RollupRefresher
+from .scorecard import routes as scorecard
 from .settings import Settings
 from .webhooks import routes as webhooks
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
     app.add_routes(webhooks.routes)
+    app.add_routes(scorecard.routes)
     return app
 
 
@@ -111,6 +113,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
         min_baseline_runs=settings.min_baseline_runs,
+        public_url=settings.public_url,
     )
     feedback_counts = app[metrics_key].comment_feedback
     feedback_worker = FeedbackWorker(
