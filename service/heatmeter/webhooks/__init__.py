@@ -2,10 +2,11 @@
 
 from gidgethub import routing
 
-from . import installations, ping, pull_requests, workflow_jobs, workflow_runs
+from . import installations, job_steps, ping, pull_requests, workflow_jobs, workflow_runs
 
 router = routing.Router(
     installations.router,
+    job_steps.router,
     ping.router,
     pull_requests.router,
     workflow_jobs.router,
