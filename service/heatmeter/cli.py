@@ -15,6 +15,7 @@ import structlog
 from .db.embedded import EmbeddedPostgresError
 from .logs import configure_logging
 from .settings import Settings, SettingsError
+from .tasks import commands as tasks_commands
 
 log = structlog.get_logger("heatmeter")
 
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
+
+    tasks_commands.add_parser(commands)
     return parser
 
 
