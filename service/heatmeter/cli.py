@@ -1,4 +1,4 @@
-"""The `heatmeter` command: serve, migrate (and, later, report and backfill)."""
+"""The `heatmeter` command: serve, migrate, tasks, backfill."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import replace
 import asyncpg
 import structlog
 
+from .backfill import command as backfill_command
 from .db.embedded import EmbeddedPostgresError
 from .logs import configure_logging
 from .settings import Settings, SettingsError
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     tasks_commands.add_parser(commands)
+    backfill_command.add_parser(commands)
     return parser
 
 

@@ -68,6 +68,7 @@ LIMIT 1
 @dataclass(frozen=True)
 class Recorded:
     task_runs: int  # new task runs stored
+    matched: int  # (step, definition) matches, stored now or before
     queue_times: int  # 1 when the job's queue time was new, else 0
     pull_requests: frozenset[int]  # PRs that got new task runs
 
@@ -95,7 +96,7 @@ async def record_job(
     queued = await _record_queue_time(conn, job, source)
     runs = step_runs(job, definitions)
     if not runs:
-        return Recorded(0, queued, frozenset())
+        return Recorded(0, 0, queued, frozenset())
     pull_request, from_fork = await _owner(conn, job)
     # A fork's branch name says nothing about ours: keep it out of `ref`, so a fork's
     # `main` never passes for the default branch's baseline.
@@ -134,7 +135,7 @@ async def record_job(
                 prs.add(inserted["pull_request"])
     if request_comment:
         await request_comments(conn, {(job.repository, n) for n in prs})
-    return Recorded(stored, queued, frozenset(prs))
+    return Recorded(stored, len(runs), queued, frozenset(prs))
 
 
 async def _record_queue_time(conn: asyncpg.Connection, job: Job, source: Source) -> int:
