@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter.jobs.model import job_from_payload
+from heatmeter.jobs.store import record_job
+from heatmeter.reports.schema import parse_report
+from heatmeter.reports.store import store_report
+from heatmeter.reports.trust import Reporter
 from heatmeter.tasks.definitions import define_task
-from heatmeter.tasks.store import add_task_definition
+from heatmeter.tasks.store import add_task_definition, list_task_definitions
 
+from .reports import make_report
 from .test_webhooks import deliver, report
 from .webhooks import payload
 
@@ -193,3 +202,75 @@ async def test_queue_times_by_task_and_label(client: TestClient, db: asyncpg.Con
     }
     assert runners["linux"]["jobs"] == 4
     assert runners["linux"]["p50_queue_ms"] == 1_500_000
+
+
+async def test_a_default_branch_run_of_a_prs_head_commit_stays_baseline(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    opened = payload("pull_request.opened")  # into master, from branch "changes"
+    await deliver(client, "pull_request", opened)
+    await define(db, "lint", kind="other", step="Run Rubocop")
+    head = opened["pull_request"]["head"]["sha"]
+    # The PR's head pushed to master (a fast-forward merge): master's history, not the PR's.
+    await deliver(client, "workflow_job", job_payload(head_sha=head, head_branch="master"))
+    row = await db.fetchrow("SELECT pull_request, ref FROM task_runs")
+    assert tuple(row) == (None, "refs/heads/master")
+
+
+async def _running_in_pg_lock_wait(db: asyncpg.Connection, pid: int) -> None:
+    """Return once backend ``pid`` waits for a lock: an observed state, not a guess of time."""
+    for _ in range(2000):
+        waiting = await db.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the second transaction never waited for the first")
+
+
+@pytest.mark.parametrize("first", ["action", "job_step"])
+async def test_an_action_report_and_a_job_step_in_flight_together_count_once(
+    database_url: str, db: asyncpg.Connection, first: str
+) -> None:
+    """Two transactions at once, each unaware of the other's uncommitted row: the lock per
+    run attempt makes the second wait, then see the first's row."""
+    await define(db, "lint", kind="other", step="Run Rubocop")
+    job = job_from_payload(REPOSITORY, job_payload()["workflow_job"])
+    report = parse_report(
+        make_report(
+            repository=REPOSITORY, run_id=job.run_id, task="lint", kind="other", job="lint",
+            runner_name=RUNNER, pull_request=None, started_at="2021-08-05T10:35:00+00:00",
+            finished_at="2021-08-05T10:35:05+00:00", duration_ms=5000,
+        ),
+        now=datetime(2021, 8, 6, tzinfo=UTC),
+    )  # fmt: skip
+    definitions = await list_task_definitions(db)
+
+    async def step_row(conn: asyncpg.Connection) -> None:
+        await record_job(conn, job, definitions, source="job_step")
+
+    async def action_row(conn: asyncpg.Connection) -> None:
+        await store_report(conn, report, Reporter("hmac"))
+
+    write = {"action": action_row, "job_step": step_row}
+    second = "job_step" if first == "action" else "action"
+    one, two = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        holding = one.transaction()
+        await holding.start()
+        await write[first](one)
+        waiting = asyncio.create_task(_in_transaction(two, write[second]))
+        await _running_in_pg_lock_wait(db, two.get_server_pid())
+        await holding.commit()
+        await waiting
+    finally:
+        await one.close()
+        await two.close()
+    rows = await db.fetch("SELECT source FROM task_runs")
+    assert [r["source"] for r in rows] == ["action"]
+
+
+async def _in_transaction(conn: asyncpg.Connection, write) -> None:
+    async with conn.transaction():
+        await write(conn)

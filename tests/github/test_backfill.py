@@ -11,8 +11,10 @@ from structlog.testing import capture_logs
 
 from heatmeter.backfill.github import GitHubAccess
 from heatmeter.backfill.run import backfill
+from heatmeter.jobs.model import job_from_payload
+from heatmeter.jobs.store import record_job
 from heatmeter.tasks.definitions import define_task
-from heatmeter.tasks.store import add_task_definition
+from heatmeter.tasks.store import add_task_definition, list_task_definitions
 
 from .actions_history import NOW, Sleeps, add_history, workflow_job, workflow_run
 from .fake_github import FakeGitHub
@@ -266,3 +268,26 @@ async def test_a_repository_github_does_not_show_is_said_and_skipped(
     )  # fmt: skip
     assert (counts.repositories, counts.failed_repositories, counts.task_runs) == (2, 1, 1)
     assert "octo/missing: stopped: not found" in stream.getvalue()
+
+
+async def test_steps_the_webhook_already_brought_are_not_stored_again(
+    db: asyncpg.Connection, access: GitHubAccess, fake_github: FakeGitHub, deploy: None
+) -> None:
+    run = workflow_run(1, REPOSITORY, NOW - timedelta(days=1))
+    job = workflow_job(11, run)
+    fake_github.actions.add_run(REPOSITORY, run, [job])
+    definitions = await list_task_definitions(db)
+    async with db.transaction():
+        delivered = await record_job(
+            db, job_from_payload(REPOSITORY, job), definitions, source="job_step"
+        )
+    assert (delivered.task_runs, delivered.queue_times) == (1, 1)
+
+    counts, _, _ = await run_backfill(db, access)
+    assert (counts.jobs, counts.task_runs, counts.known_task_runs, counts.queue_times) == (
+        1,
+        0,
+        1,
+        0,
+    )
+    assert await db.fetchval("SELECT source FROM task_runs") == "job_step"

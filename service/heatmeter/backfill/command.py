@@ -71,6 +71,7 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     from .github import GitHubAccess, NoCredentials
     from .progress import final_count
     from .run import backfill_database
+    from .walk import BackfillStopped
 
     try:
         since = parse_since(args.since, datetime.now(UTC))
@@ -79,6 +80,12 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         print(f"heatmeter: {exc}", file=sys.stderr)
         return 2
     access = GitHubAccess.from_settings(settings)
+    try:
+        access.check(all_installed=args.all_installed)
+    except NoCredentials as exc:
+        # Said before any database is started.
+        print(f"heatmeter: {exc}", file=sys.stderr)
+        return 2
     with database(settings) as ready:
         assert ready.database_url is not None
         try:
@@ -87,9 +94,9 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
                     ready.database_url, access, repositories, args.all_installed, since
                 )
             )
-        except NoCredentials as exc:
+        except BackfillStopped as exc:
             print(f"heatmeter: {exc}", file=sys.stderr)
-            return 2
+            return 1
     print(final_count(counts))
     return 1 if counts.failed_repositories else 0
 

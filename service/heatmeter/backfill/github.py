@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from github import Auth, Github, GithubIntegration
 from github.PaginatedList import PaginatedList
 from github.Repository import Repository
@@ -71,22 +72,37 @@ class GitHubAccess:
     def describe(self) -> str:
         return f"GitHub App {self.app_id}" if self.uses_app else "GITHUB_TOKEN"
 
-    def targets(self, repositories: Iterable[str], *, all_installed: bool) -> Iterator[Target]:
-        """The repositories named, and with ``all_installed`` every one the App is installed
-        on, each with a client that may read its Actions history. Blocks."""
-        if self.uses_app:
-            yield from self._app_targets(list(repositories), all_installed)
-            return
-        if all_installed:
+    def check(self, *, all_installed: bool) -> None:
+        """``NoCredentials`` unless these settings can do what is asked."""
+        if all_installed and not self.uses_app:
             raise NoCredentials(
                 "--all-installed lists the App's installations: set GITHUB_APP_ID and "
                 "GITHUB_APP_PRIVATE_KEY"
             )
-        if not self.token:
+        if not self.uses_app and not self.token:
             raise NoCredentials(
                 "backfill reads GitHub's API: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY "
                 "(the App), or GITHUB_TOKEN"
             )
+        if self.uses_app:
+            assert self.private_key is not None
+            try:
+                serialization.load_pem_private_key(self.private_key.encode(), password=None)
+            except (ValueError, TypeError):
+                # Not the library's message: nothing of the key may reach a terminal.
+                raise NoCredentials(
+                    "GITHUB_APP_PRIVATE_KEY: not a PEM private key without a passphrase"
+                ) from None
+            if not str(self.app_id).isdigit():
+                raise NoCredentials(f"GITHUB_APP_ID must be a number, got {self.app_id!r}")
+
+    def targets(self, repositories: Iterable[str], *, all_installed: bool) -> Iterator[Target]:
+        """The repositories named, and with ``all_installed`` every one the App is installed
+        on, each with a client that may read its Actions history. Blocks."""
+        self.check(all_installed=all_installed)
+        if self.uses_app:
+            yield from self._app_targets(list(repositories), all_installed)
+            return
         client = Github(auth=Auth.Token(self.token), **self._options())
         for repository in repositories:
             yield Target(repository, client)

@@ -13,7 +13,7 @@ import structlog
 from github import GithubException
 
 from ..tasks.store import list_task_definitions
-from .github import GitHubAccess, NoCredentials, Target
+from .github import GitHubAccess, Target
 from .progress import Counts, LineProgress
 from .walk import BackfillStopped, Clock, RepositoryWalk, Sleep
 
@@ -88,7 +88,9 @@ async def _targets(
         try:
             return list(access.targets(repositories, all_installed=all_installed))
         except GithubException as exc:
-            raise NoCredentials(f"cannot list the repositories to walk: {_refusal(exc)}") from None
+            raise BackfillStopped(
+                f"cannot list the repositories to walk: {_refusal(exc)}"
+            ) from None
 
     return await asyncio.to_thread(resolve)
 

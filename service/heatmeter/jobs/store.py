@@ -8,6 +8,7 @@ from typing import Literal
 import asyncpg
 
 from ..comments.outbox import request_comments
+from ..ownership import owning_pull_request
 from ..tasks.definitions import TaskDefinition
 from .model import Job
 from .steps import queue_time, step_runs
@@ -46,22 +47,16 @@ ON CONFLICT ON CONSTRAINT task_runs_idempotency DO NOTHING
 RETURNING pull_request
 """
 
-# Stand-in for the one ownership rule (issue 9) until it lands. A fork PR owns runs of
-# its head commit, whatever its branch is called (a fork's `main` is not ours). A
-# same-repository PR owns runs of its head commit or head branch, except runs on its
-# base or default branch, which are that branch's baseline.
-FIND_OWNER = """
-SELECT number, head_repository IS DISTINCT FROM repository AS from_fork
-FROM pull_requests
-WHERE repository = $1 AND state = 'open'
-  AND (
-    (head_repository IS DISTINCT FROM repository AND head_sha = $2)
-    OR (head_repository = repository AND (head_sha = $2 OR head_ref = $3)
-        AND $3 IS DISTINCT FROM coalesce(default_branch, base_ref)
-        AND ($4::text IS NULL OR $4 = repository))
-  )
-ORDER BY (head_sha = $2) DESC, updated_at DESC
-LIMIT 1
+# A commit that is the head of an open PR from a fork is the fork's, whatever its branch
+# is called: a fork's `main` is not our default branch. workflow_job payloads do not say
+# which repository a head came from (the backfill knows it from the run), so the PRs
+# heatmeter has seen tell.
+IS_FORK_HEAD = """
+SELECT EXISTS (
+    SELECT 1 FROM pull_requests
+    WHERE repository = $1 AND state = 'open' AND head_sha = $2
+      AND head_repository IS DISTINCT FROM repository
+)
 """
 
 
@@ -97,10 +92,7 @@ async def record_job(
     runs = step_runs(job, definitions)
     if not runs:
         return Recorded(0, 0, queued, frozenset())
-    pull_request, from_fork = await _owner(conn, job)
-    # A fork's branch name says nothing about ours: keep it out of `ref`, so a fork's
-    # `main` never passes for the default branch's baseline.
-    ref = None if from_fork or not job.head_branch else f"refs/heads/{job.head_branch}"
+    pull_request, ref = await _owner(conn, job)
     auth_method = "webhook" if source == "job_step" else "github_api"
     stored = 0
     prs: set[int] = set()
@@ -164,13 +156,25 @@ async def _record_queue_time(conn: asyncpg.Connection, job: Job, source: Source)
     return 0 if row is None else 1
 
 
-async def _owner(conn: asyncpg.Connection, job: Job) -> tuple[int | None, bool]:
-    if job.head_sha is None and job.head_branch is None:
-        return None, False
-    row = await conn.fetchrow(
-        FIND_OWNER, job.repository, job.head_sha, job.head_branch, job.head_repository
+async def _owner(conn: asyncpg.Connection, job: Job) -> tuple[int | None, str | None]:
+    """The PR the job's task runs belong to, by the one ownership rule, and their ref."""
+    if job.head_repository is not None:
+        from_fork = job.head_repository.lower() != job.repository.lower()
+    else:
+        from_fork = job.head_sha is not None and bool(
+            await conn.fetchval(IS_FORK_HEAD, job.repository, job.head_sha)
+        )
+    # A job names its branch, not GITHUB_REF; a fork's branch name says nothing about
+    # ours, so a fork's run has no ref and never passes for the default branch's baseline.
+    ref = None if from_fork or not job.head_branch else f"refs/heads/{job.head_branch}"
+    number = await owning_pull_request(
+        conn,
+        job.repository,
+        sha=job.head_sha,
+        ref=ref,
+        head_ref=job.head_branch,
+        event_name=job.event,
+        pull_request=None,
+        started_at=job.started_at,
     )
-    if row is None:
-        # The backfill knows a run came from a fork even when no open PR is known.
-        return None, job.head_repository not in (None, job.repository)
-    return row["number"], row["from_fork"]
+    return number, ref
