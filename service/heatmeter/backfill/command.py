@@ -97,6 +97,10 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         except BackfillStopped as exc:
             print(f"heatmeter: {exc}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            # Each finished window of runs is kept, with the cursor at its end.
+            print("heatmeter: backfill interrupted; run it again to resume", file=sys.stderr)
+            return 130
     print(final_count(counts))
     return 1 if counts.failed_repositories else 0
 
