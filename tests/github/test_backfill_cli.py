@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -101,3 +104,40 @@ async def test_app_problems_are_said_plainly(
     assert "cannot list the repositories to walk: not found" in err
     assert "is the App installed there?" in err
     assert "Traceback" not in err
+
+
+async def test_ctrl_c_during_a_rate_limit_wait_stops_cleanly(
+    create_database: Callable[[], str], fake_github: FakeGitHub
+) -> None:
+    fake_github.add_repository(REPOSITORY)
+    fake_github.add_token(TOKEN)
+    fake_github.rate_limit_remaining = 0
+    fake_github.rate_limit_reset = datetime.now(UTC).timestamp() + 3600
+    env = {
+        **without_github(os.environ),
+        "DATABASE_URL": create_database(),
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": fake_github.url,
+        "HEATMETER_LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "heatmeter", "backfill", "--repo", REPOSITORY, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        # Wait for the line that says it is waiting for GitHub's reset, then interrupt.
+        seen = b""
+        while b"waiting for the reset" not in seen:
+            line = await asyncio.wait_for(process.stderr.readline(), timeout=60)
+            assert line, f"backfill ended before waiting: {seen.decode()}"
+            seen += line
+        process.send_signal(signal.SIGINT)
+        _, rest = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 130
+    assert b"backfill interrupted; run it again to resume" in rest
+    assert b"Traceback" not in seen + rest
