@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -241,3 +242,19 @@ async def test_owning_pull_request_for_other_callers(
     )
     assert await ask(pull_request=99) == 99
     assert await ask() is None
+
+
+async def test_migration_008_gives_default_branch_runs_back_to_the_branch(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    opened, repository, pr = opened_pr()
+    await deliver(client, "pull_request", opened)
+    common = {"repository": repository, "pull_request": pr["number"], "sha": pr["head"]["sha"]}
+    # As the old rule stored them: a push to master given to the PR, beside the PR's own.
+    await report(client, run_id=1, ref="refs/heads/master", event_name="push", **common)
+    await report(client, run_id=2, ref="refs/pull/2/merge", event_name="pull_request", **common)
+    await report(client, run_id=3, ref="refs/heads/master", event_name="pull_request_target",
+                 **common)  # fmt: skip
+    migration = Path(__file__).parents[1] / "sql" / "008_figures.sql"
+    await db.execute(migration.read_text())  # idempotent, like every statement in it
+    assert await owners(db) == {1: None, 2: pr["number"], 3: pr["number"]}
