@@ -100,11 +100,20 @@ $$;
 
 -- The action's report wins over a job step of the same run attempt, job and task, in
 -- whichever order they arrive: an action row deletes the step rows it duplicates, and a
--- step row is not inserted where an action row exists. Both sides first take one
--- transaction-scoped lock per run attempt, so two transactions arriving together are
--- serialized and the second sees what the first committed (each statement of a
--- PL/pgSQL function takes a fresh snapshot). Reports of tasks that have no definition
--- can never meet a step row and skip all of it.
+-- step row is not inserted where an action row exists. Two transactions arriving at once
+-- cannot see each other's rows, so both sides first take a transaction-scoped lock on the
+-- run attempt's bucket, and the second sees what the first committed (each statement of
+-- a PL/pgSQL function takes a fresh snapshot). Reports take it shared, so reports never
+-- wait for each other and a transaction storing many of them cannot deadlock with
+-- another; job steps take it exclusive. 1,024 buckets bound the locks one transaction can
+-- hold, whatever it stores. Reports of tasks that have no definition can never meet a
+-- step row and skip all of it.
+CREATE FUNCTION task_runs_lock_bucket(repository text, run_id bigint, run_attempt integer)
+RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT hashtext(repository || '/' || run_id || '/' || run_attempt) & 1023
+$$;
+
 CREATE FUNCTION task_runs_action_wins() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -113,10 +122,9 @@ BEGIN
         RETURN NEW;
     END IF;
     -- 1752460398 is 'heat' in ASCII: heatmeter's lock class, apart from other users'.
-    PERFORM pg_advisory_xact_lock(
-        1752460398, hashtext(NEW.repository || '/' || NEW.run_id || '/' || NEW.run_attempt)
-    );
     IF NEW.source = 'action' THEN
+        PERFORM pg_advisory_xact_lock_shared(1752460398, task_runs_lock_bucket(
+            NEW.repository, NEW.run_id, NEW.run_attempt));
         DELETE FROM task_runs AS s
         USING job_queue_times AS q
         WHERE s.repository = NEW.repository AND s.run_id = NEW.run_id
@@ -126,6 +134,8 @@ BEGIN
                               q.job, q.runner_name, q.started_at, q.completed_at);
         RETURN NEW;
     END IF;
+    PERFORM pg_advisory_xact_lock(1752460398, task_runs_lock_bucket(
+        NEW.repository, NEW.run_id, NEW.run_attempt));
     IF EXISTS (
         SELECT 1 FROM task_runs AS a
         JOIN job_queue_times AS q ON q.repository = NEW.repository AND q.job_id = NEW.job_id

@@ -274,3 +274,41 @@ async def test_an_action_report_and_a_job_step_in_flight_together_count_once(
 async def _in_transaction(conn: asyncpg.Connection, write) -> None:
     async with conn.transaction():
         await write(conn)
+
+
+async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    await define(db, "lint", kind="other", step="Run Rubocop")
+    # No PR, so no comment request: two reports on one PR share its outbox row, whose
+    # upsert waits by design; what is tested here is the run attempt's lock alone.
+    fields = {
+        "repository": REPOSITORY, "run_id": 7, "task": "lint", "kind": "other",
+        "pull_request": None, "sha": None, "ref": None,
+    }  # fmt: skip
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    first = parse_report(make_report(**fields, step="a"), now=now)
+    second = parse_report(make_report(**fields, step="b"), now=now)
+    one, two = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        async with one.transaction():
+            await store_report(one, first, Reporter("hmac"))
+            # Same run attempt, first still uncommitted: the shared lock lets it through
+            # (the timeout only turns a hang into a failure).
+            await asyncio.wait_for(store_report(two, second, Reporter("hmac")), timeout=30)
+    finally:
+        await one.close()
+        await two.close()
+    assert await db.fetchval("SELECT count(*) FROM task_runs") == 2
+
+    # One transaction storing thousands of reports of distinct run attempts holds at most
+    # 1,024 locks (one per bucket), well inside Postgres's lock table.
+    await db.execute(
+        """
+        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
+                               step_id, started_at, auth_method)
+        SELECT 'org/r' || (g % 100), 'CI', g, 1, 'lint', 'lint', 'other', 's', now(), 'hmac'
+        FROM generate_series(1000, 8999) AS g
+        """
+    )
+    assert await db.fetchval("SELECT count(*) FROM task_runs") == 8002

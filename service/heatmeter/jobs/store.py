@@ -15,11 +15,11 @@ from .steps import queue_time, step_runs
 
 Source = Literal["job_step", "backfill"]
 
-# Both writers of a run attempt's task runs (the action's reports, through the
-# task_runs_action_wins trigger, and this module) take this lock first, so neither waits
-# for the other while holding a row the other needs. Same key as in sql/010.
+# The run attempt's lock (sql/010: reports take it shared in the task_runs_action_wins
+# trigger, job steps exclusive), taken before any of the attempt's rows is touched, so
+# neither side waits for the other while holding a row the other needs.
 LOCK_RUN_ATTEMPT = """
-SELECT pg_advisory_xact_lock(1752460398, hashtext($1 || '/' || $2::bigint || '/' || $3::int))
+SELECT pg_advisory_xact_lock(1752460398, task_runs_lock_bucket($1, $2, $3))
 """
 
 INSERT_QUEUE_TIME = """
