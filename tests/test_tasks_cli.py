@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,15 +97,17 @@ async def test_a_bad_regex_is_refused_before_anything_is_stored(
         await conn.close()
 
 
-async def test_without_database_url_the_cli_uses_the_embedded_postgres_of_make_run(
-    tmp_path: Path,
-) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["HEATMETER_DATA_DIR"] = str(tmp_path)
-    code, _, err = await heatmeter("tasks", "add", "deploy", "--step", "Deploy*", env=env)
-    assert code == 0, err
-    code, out, _ = await heatmeter("tasks", "list", "--format", "json", env=env)
-    assert [d["name"] for d in json.loads(out)] == ["deploy"]
-    # The data lives where `make run` keeps it, and the server stopped with the command.
-    assert (tmp_path / "postgres" / "PG_VERSION").exists()
-    assert not (tmp_path / "postgres" / "postmaster.pid").exists()
+async def test_without_database_url_the_cli_uses_the_embedded_postgres_of_make_run() -> None:
+    # A folder of its own rather than tmp_path: pytest prunes old basetemp folders of the
+    # same user, and other sessions on a shared machine may do it mid-test.
+    with tempfile.TemporaryDirectory(prefix="heatmeter-cli-") as folder:
+        data_dir = Path(folder)
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env["HEATMETER_DATA_DIR"] = str(data_dir)
+        code, _, err = await heatmeter("tasks", "add", "deploy", "--step", "Deploy*", env=env)
+        assert code == 0, err
+        code, out, _ = await heatmeter("tasks", "list", "--format", "json", env=env)
+        assert [d["name"] for d in json.loads(out)] == ["deploy"]
+        # The data lives where `make run` keeps it, and the server stopped with the command.
+        assert (data_dir / "postgres" / "PG_VERSION").exists()
+        assert not (data_dir / "postgres" / "postmaster.pid").exists()
