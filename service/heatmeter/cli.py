@@ -1,4 +1,4 @@
-"""The `heatmeter` command: serve, migrate, report, demo."""
+"""The `heatmeter` command: serve, migrate, report, demo, rollup, tasks, backfill."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from dataclasses import replace
 import asyncpg
 import structlog
 
+from .backfill import command as backfill_command
 from .db.embedded import EmbeddedPostgresError
 from .demo.history import DEMO_ORG as DEMO_ORG_NAME
 from .demo.store import Written
 from .logs import configure_logging
 from .scorecard.filters import KINDS, Filters
 from .settings import Settings, SettingsError
+from .tasks import commands as tasks_commands
 
 log = structlog.get_logger("heatmeter")
 
@@ -263,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollup.add_argument("--rebuild", action="store_true", help="recompute every day from task_runs")
     rollup.set_defaults(func=cmd_rollup)
+
+    tasks_commands.add_parser(commands)
+    backfill_command.add_parser(commands)
     return parser
 
 
