@@ -92,8 +92,8 @@ async def test_the_task_page_shows_trends_versions_and_repositories(
     # Version mix: v1 on octo/a (5 runs, 4 of 5), v2 on Octo/B (3 runs), none on other/x.
     versions = texts(html, "versions")[0]
     assert "v1 1 5 80 % 30 s" in versions
-    assert "v2 1 3 100 % 1 m 00 s" in versions
-    assert "(none) 1 1 100 % 1 m 10 s" in versions
+    assert "v2 1 3 100 % 1 min 00 s" in versions
+    assert "(none) 1 1 100 % 1 min 10 s" in versions
     # Comments: the worded responses about deploy, newest first, the one naming no task
     # included (it rated what ran on its pull request); words shown as text, not markup.
     comments = texts(html, "comment")
