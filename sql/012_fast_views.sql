@@ -1,9 +1,4 @@
--- task_health and task_adoption, fast at millions of runs.
---
--- task_adoption counted distinct repositories over every run (a sort of the whole
--- table: 15 s at 10 million runs). Which repositories ran which task, and when last, is
--- a small table kept current by a trigger on every insert into task_runs, whoever
--- inserts (reports, webhooks, backfills); the view counts its rows. Exact and live.
+-- task_health, fast at millions of runs (task_adoption reads 007's daily roll-ups).
 --
 -- task_health's medians and p90s over a trailing 28 days do not add up from smaller
 -- parts, and percentile_cont runs in one process: at 10 million runs the window holds
@@ -11,54 +6,6 @@
 -- snapshot of the live query, refreshed by the service every HEATMETER_VIEWS_REFRESH
 -- seconds (default 300), and says when in `as_of`. task_health_live keeps the exact,
 -- slower query for whoever needs this second's figures.
-
-CREATE TABLE task_repositories (
-    task        text        NOT NULL,
-    repository  text        NOT NULL,
-    last_run_at timestamptz NOT NULL,
-    PRIMARY KEY (task, repository)
-);
-
-INSERT INTO task_repositories (task, repository, last_run_at)
-SELECT task, repository, max(started_at) FROM task_runs GROUP BY task, repository;
-
--- Once per INSERT statement, however many rows: a batch of reports costs one upsert.
--- Pairs already known with a later run are skipped before the upsert, so they take no
--- row lock; the rest are upserted in key order, so concurrent batches cannot deadlock.
-CREATE FUNCTION heatmeter_note_task_repositories() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO task_repositories AS known (task, repository, last_run_at)
-    SELECT n.task, n.repository, n.last_run_at
-    FROM (
-        SELECT task, repository, max(started_at) AS last_run_at
-        FROM new_runs GROUP BY task, repository
-    ) AS n
-    WHERE NOT EXISTS (
-        SELECT 1 FROM task_repositories AS k
-        WHERE k.task = n.task AND k.repository = n.repository AND k.last_run_at >= n.last_run_at
-    )
-    ORDER BY n.task, n.repository
-    ON CONFLICT (task, repository) DO UPDATE SET last_run_at = EXCLUDED.last_run_at
-    WHERE known.last_run_at < EXCLUDED.last_run_at;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER task_runs_note_repositories
-    AFTER INSERT ON task_runs
-    REFERENCING NEW TABLE AS new_runs
-    FOR EACH STATEMENT EXECUTE FUNCTION heatmeter_note_task_repositories();
-
--- Same columns as 003's view, same meaning.
-CREATE OR REPLACE VIEW task_adoption AS
-SELECT
-    task,
-    count(*)                                                      AS repositories,
-    count(*) FILTER (WHERE last_run_at >= now() - interval '28 days') AS active_repositories,
-    (SELECT count(DISTINCT repository) FROM installation_repositories) AS installed_repositories
-FROM task_repositories
-GROUP BY task;
 
 ALTER VIEW task_health RENAME TO task_health_live;
 
@@ -84,19 +31,4 @@ BEGIN
     REFRESH MATERIALIZED VIEW CONCURRENTLY task_health_snapshot;
     RETURN true;
 END
-$$;
-
--- After retention dropped old months: forget pairs whose runs are all gone. Only pairs
--- last seen before the cutoff can be such, so this looks at few of them.
-CREATE FUNCTION heatmeter_forget_task_repositories(before timestamptz) RETURNS bigint
-LANGUAGE sql AS $$
-    WITH gone AS (
-        DELETE FROM task_repositories AS k
-        WHERE k.last_run_at < before
-          AND NOT EXISTS (
-              SELECT 1 FROM task_runs AS r WHERE r.repository = k.repository AND r.task = k.task
-          )
-        RETURNING 1
-    )
-    SELECT count(*) FROM gone
 $$;

@@ -82,57 +82,18 @@ async def test_task_adoption_compares_with_installed_repositories(
 ) -> None:
     await store(client, repository="octo/a", **RECENT)
     await store(client, repository="octo/b", **OLD)
+    await store(client, repository="elsewhere/x", **RECENT)
     await db.execute("INSERT INTO installations VALUES (1, 'octo')")
     await db.executemany(
         "INSERT INTO installation_repositories (installation_id, repository) VALUES (1, $1)",
         [("octo/a",), ("octo/b",), ("octo/c",)],
     )
+    await db.execute("SELECT heat_refresh_rollups()")
     row = await db.fetchrow("SELECT * FROM task_adoption WHERE task = 'deploy'")
-    assert (row["repositories"], row["active_repositories"]) == (2, 1)
-    assert row["installed_repositories"] == 3
-
-
-async def test_task_adoption_follows_every_insert_live(db: asyncpg.Connection) -> None:
-    """Rows written by any path (here plain SQL, several at once) count at once."""
-    now = datetime.now(UTC)
-    await db.executemany(
-        """
-        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
-                               step_id, started_at, auth_method)
-        VALUES ($1, 'CI', $2, 1, 'build', $3, 'other', 's', $4, 'hmac')
-        """,
-        [
-            ("octo/a", 1, "lint", now - timedelta(days=40)),
-            ("octo/a", 2, "lint", now - timedelta(days=2)),
-            ("octo/b", 3, "lint", now - timedelta(days=50)),
-            ("octo/b", 4, "deploy", now - timedelta(days=1)),
-        ],
-    )
-    await db.execute(
-        """
-        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
-                               step_id, started_at, auth_method)
-        SELECT 'octo/c', 'CI', 10 + i, 1, 'build', 'lint', 'other', 's',
-               now() - i * interval '1 day', 'hmac'
-        FROM generate_series(1, 3) AS i
-        """
-    )
-    rows = {r["task"]: r for r in await db.fetch("SELECT * FROM task_adoption")}
-    assert (rows["lint"]["repositories"], rows["lint"]["active_repositories"]) == (3, 2)
-    assert (rows["deploy"]["repositories"], rows["deploy"]["active_repositories"]) == (1, 1)
-    # An older run inserted late does not move a repository's last run back.
-    await db.execute(
-        """
-        INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
-                               step_id, started_at, auth_method)
-        VALUES ('octo/a', 'CI', 99, 1, 'build', 'lint', 'other', 's', now() - interval '80 days',
-                'hmac')
-        """
-    )
-    last = await db.fetchval(
-        "SELECT last_run_at FROM task_repositories WHERE task = 'lint' AND repository = 'octo/a'"
-    )
-    assert last > now - timedelta(days=3)
+    # octo/b ran 60 days ago, outside the window; elsewhere/x has no installation.
+    assert (row["adopting_repositories"], row["installed_repositories"]) == (1, 3)
+    assert (row["outside_app_repositories"], row["repositories"]) == (1, 2)
+    assert float(row["adoption_share"]) == 0.3333
 
 
 async def test_a_task_closed_by_the_job_webhook_does_not_move_p50(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 import structlog
@@ -16,9 +16,6 @@ log = structlog.get_logger(__name__)
 # sql/005 defines the function: partitions for this month and the next ones, a
 # partition for any month found waiting in the default partition, retention.
 MAINTAIN = "SELECT change FROM heatmeter_task_runs_maintain($1, $2) AS change"
-# sql/012: which repositories ran which task is kept by a trigger on insert; dropping a
-# month fires no trigger, so pairs left without runs are forgotten here.
-FORGET_PAIRS = "SELECT heatmeter_forget_task_repositories($1)"
 REFRESH_TASK_HEALTH = "SELECT heatmeter_refresh_task_health()"
 
 # Two months ahead: a service that stops for a few weeks still finds its month ready.
@@ -33,12 +30,8 @@ async def maintain_partitions(conn: asyncpg.Connection, retention_days: int | No
     keep = timedelta(days=retention_days) if retention_days else None
     async with conn.transaction():
         await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        changes = [row["change"] for row in await conn.fetch(MAINTAIN, MONTHS_AHEAD, keep)]
-        if keep is not None and any(not c.startswith("created") for c in changes):
-            forgotten = await conn.fetchval(FORGET_PAIRS, datetime.now(UTC) - keep)
-            if forgotten:
-                changes.append(f"forgot {forgotten} task/repository pairs")
-    return changes
+        rows = await conn.fetch(MAINTAIN, MONTHS_AHEAD, keep)
+    return [row["change"] for row in rows]
 
 
 async def refresh_task_health(conn: asyncpg.Connection) -> bool:

@@ -49,12 +49,13 @@ d->>'job' AS job, d->>'task' AS task, d->>'kind' AS kind, d->>'step' AS step_id,
 (d->>'exit_code')::integer AS exit_code, d->>'sha' AS sha, d->>'ref' AS ref,
 d->>'head_ref' AS head_ref, j.pull_request,
 d->>'event_name' AS event_name, d->>'runner_os' AS runner_os,
-d->>'runner_name' AS runner_name, d->>'actor' AS actor, d->>'phase' = 'finish' AS finish
+d->>'runner_name' AS runner_name, d->>'actor' AS actor, d->>'version' AS version,
+d->>'phase' = 'finish' AS finish
 """
 _COLUMNS = """
 repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
 finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-event_name, runner_os, runner_name, actor, auth_method, closed_by
+event_name, runner_os, runner_name, actor, auth_method, closed_by, version
 """
 _KEY = "repository, run_id, run_attempt, job, task, step_id, started_at"
 
@@ -80,6 +81,8 @@ WITH input AS (
         outcome      = EXCLUDED.outcome,
         exit_code    = EXCLUDED.exit_code,
         closed_by    = 'report',
+        -- The start's version stands, as its kind does; a finish may supply a missing one.
+        version      = coalesce(task_runs.version, EXCLUDED.version),
         updated_at   = now(),
         pull_request = coalesce(task_runs.pull_request, EXCLUDED.pull_request)
     WHERE task_runs.closed_by IS DISTINCT FROM 'report'
