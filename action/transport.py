@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from action import http1, system
-from action.http1 import Response
+from action import http1, responses, system
+from action.responses import Response
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def request(
             answer = http1.exchange(method, target, headers, body, timeout, route)
         except http1.CertificateRejected as exc:
             raise SendError(f"TLS certificate of {target.host} rejected: {exc}") from None
-        except http1.ResponseTooLarge as exc:
+        except responses.ResponseTooLarge as exc:
             raise SendError(str(exc)) from None
         except http1.TunnelRefused as exc:
             if 400 <= exc.status < 500 and exc.status not in RETRY_STATUSES:
@@ -156,7 +156,7 @@ def request(
                 raise SendError(f"{exc}{hint}") from None
             problem = str(exc)
             last = None
-        except (OSError, http1.BadResponse) as exc:
+        except (OSError, responses.BadResponse) as exc:
             problem = _describe(exc, timeout)
             answered = answered or getattr(exc, "answered", False)
             last = None
