@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .summary.stats import DEFAULT_MIN_BASELINE_RUNS
+
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 GITHUB_API_URL = "https://api.github.com"
 
@@ -34,6 +36,8 @@ class Settings:
     # outbox takes over and retries it later.
     github_retry_budget_s: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # Default-branch runs a task needs before a PR's figures are compared with them.
+    min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
 
     @classmethod
@@ -56,6 +60,9 @@ class Settings:
                 raise SettingsError(f"{name} must not be negative, got {raw!r}")
             return value
 
+        min_baseline_runs = number("HEATMETER_MIN_BASELINE_RUNS", cls.min_baseline_runs)
+        if min_baseline_runs < 1:
+            raise SettingsError("HEATMETER_MIN_BASELINE_RUNS must be at least 1, got 0")
         log_format = text("HEATMETER_LOG_FORMAT") or "auto"
         if log_format not in {"auto", "json", "console"}:
             raise SettingsError(
@@ -78,6 +85,7 @@ class Settings:
             github_retry_budget_s=number(
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
+            min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
         )
 
