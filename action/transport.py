@@ -119,9 +119,10 @@ def request(
 
     Connection errors, timeouts, 408, 429 and 5xx are retried after the answer's Retry-After
     (never sooner; at most MAX_WAIT_S) or an exponential backoff with jitter, until
-    `deadline`, or UNREACHED_BUDGET_S while no answer has come at all. The last retry is
-    placed at the end of the budget, so an outage shorter than the budget is ridden out.
-    Any other answer is returned or raised at once. `environ` gives the proxy variables.
+    `deadline`, or UNREACHED_BUDGET_S while no answer has come at all. A wait that would
+    pass the budget is shortened to make one last attempt at its end, so an outage shorter
+    than the budget is ridden out. Any other answer is returned or raised at once.
+    `environ` gives the proxy variables (the process's own by default).
     """
     target = http1.URL(url)
     route = _proxy_for(target, system.environ if environ is None else environ)
