@@ -13,6 +13,9 @@ cost over a warm step, each over both Python start-ups. Budgets: a warm step add
 2x `python3 -c pass`; the first step costs at most 1.3x `python3 -c pass` more than a warm
 one.
 
+The first step writes its .pyc files, a dozen file creations: on a disk that others keep
+busy its figure follows their writes; `TMPDIR=/dev/shm` measures it with the disk left out.
+
     python3 bench/action_overhead.py [--runs 40] [--python /path/to/python3]
 """
 
