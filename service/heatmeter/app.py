@@ -107,6 +107,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
+        max_refusals=settings.outbox_max_refusals,
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
     task = asyncio.create_task(worker.run(), name="comment-worker")

@@ -35,6 +35,9 @@ class Settings:
     github_retry_budget_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     log_format: str = "auto"
+    # A comment write GitHub refuses (4xx, or our own crash) this many times in a row is
+    # abandoned; outages (5xx, 429, network) are waited out however long they last.
+    outbox_max_refusals: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,7 +82,14 @@ class Settings:
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
             log_format=log_format,
+            outbox_max_refusals=int(
+                number("HEATMETER_OUTBOX_MAX_REFUSALS", cls.outbox_max_refusals)
+            ),
         )
+
+    def __post_init__(self) -> None:
+        if self.outbox_max_refusals < 1:
+            raise SettingsError("HEATMETER_OUTBOX_MAX_REFUSALS must be at least 1")
 
 
 def _read_private_key(value: str | None) -> str | None:

@@ -8,6 +8,7 @@ comments; a test can script failures for the next requests matching a method and
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import itertools
 import json
@@ -56,6 +57,28 @@ class _Scripted:
     # but the answer was lost). "disconnect": drop the connection without an answer.
     after: bool = False
     disconnect: bool = False
+    # Set: wait for it before answering ("hold" then handle, or "stall" and never answer).
+    gate: asyncio.Event | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    stall: bool = False
+
+
+class Held:
+    """A request the fake holds: ``await arrived()``, then ``release()`` lets it be handled.
+
+    Released after its client has gone (a killed replica), it is still handled, as GitHub
+    finishes a request whose client hung up after sending it.
+    """
+
+    def __init__(self, scripted: _Scripted) -> None:
+        self._scripted = scripted
+
+    async def arrived(self) -> None:
+        await self._scripted.arrived.wait()
+
+    def release(self) -> None:
+        assert self._scripted.gate is not None
+        self._scripted.gate.set()
 
 
 @dataclass
@@ -86,6 +109,7 @@ class FakeGitHub:
         self._comments: dict[int, dict[str, Any]] = {}
         self._comment_ids = itertools.count(1_000_001)
         self._scripted: list[_Scripted] = []
+        self._held_work: set[asyncio.Task[web.StreamResponse]] = set()
 
     # --- setting the scene -------------------------------------------------------
 
@@ -125,8 +149,8 @@ class FakeGitHub:
         times: int = 1,
         after: bool = False,
     ) -> None:
-        """Answer the next ``times`` requests matching ``method`` and ``path`` (a glob,
-        e.g. ``/repos/*/issues/comments/*``) with ``status``; ``after=True`` does the
+        """Answer the next ``times`` requests matching ``method`` (``*``: any) and ``path``
+        (a glob, e.g. ``/repos/*/issues/comments/*``) with ``status``; ``after=True`` does the
         real work first, as when GitHub acts but the answer is lost on the way."""
         if body is None:
             body = {"message": "Server Error" if status >= 500 else "Failed"}
@@ -141,6 +165,28 @@ class FakeGitHub:
         connection drops, so a GET needs ``times=2`` to reach the code under test.
         """
         self._scripted.append(_Scripted(method.upper(), path, 0, None, {}, times, disconnect=True))
+
+    def stall(self, method: str, path: str, *, times: int = 1) -> None:
+        """Never answer the next ``times`` matching requests: the caller's timeout fires."""
+        gate = asyncio.Event()
+        self._scripted.append(
+            _Scripted(method.upper(), path, 0, None, {}, times, gate=gate, stall=True)
+        )
+
+    def hold(self, method: str, path: str) -> Held:
+        """Hold the next matching request until the test releases it (see ``Held``)."""
+        scripted = _Scripted(method.upper(), path, 0, None, {}, 1, gate=asyncio.Event())
+        self._scripted.append(scripted)
+        return Held(scripted)
+
+    def recover(self) -> None:
+        """GitHub is back: every scripted failure still pending is dropped."""
+        self._scripted.clear()
+
+    def release_everything(self) -> None:
+        for scripted in self._scripted:
+            if scripted.gate is not None:
+                scripted.gate.set()
 
     # --- looking at what happened ------------------------------------------------
 
@@ -209,7 +255,7 @@ class FakeGitHub:
                 s
                 for s in self._scripted
                 if s.remaining > 0
-                and s.method == request.method
+                and s.method in {"*", request.method}
                 and fnmatch.fnmatchcase(request.path, s.path)
             ),
             None,
@@ -217,6 +263,17 @@ class FakeGitHub:
         if scripted is None:
             return await handler(request)
         scripted.remaining -= 1
+        if scripted.gate is not None:
+            scripted.arrived.set()
+            if scripted.stall:
+                await scripted.gate.wait()
+                return web.Response(status=599)
+            # Shielded: the request is handled once released even if its client has gone
+            # (aiohttp cancels the handler of a closed connection).
+            work = asyncio.ensure_future(self._handle_when_released(scripted, handler, request))
+            self._held_work.add(work)
+            work.add_done_callback(self._held_work.discard)
+            return await asyncio.shield(work)
         if scripted.disconnect:
             assert request.transport is not None
             request.transport.abort()
@@ -225,6 +282,14 @@ class FakeGitHub:
         if scripted.after:
             await handler(request)
         return web.json_response(scripted.body, status=scripted.status, headers=scripted.headers)
+
+    @staticmethod
+    async def _handle_when_released(
+        scripted: _Scripted, handler: Handler, request: web.Request
+    ) -> web.StreamResponse:
+        assert scripted.gate is not None
+        await scripted.gate.wait()
+        return await handler(request)
 
     async def _access_token(self, request: web.Request) -> web.Response:
         self._require_app_jwt(request)
@@ -395,6 +460,7 @@ async def serve_fake_github(**kwargs: Any) -> AsyncIterator[FakeGitHub]:
     try:
         yield fake
     finally:
+        fake.release_everything()
         await server.close()
 
 

@@ -15,11 +15,10 @@ from ..http.errors import DATABASE_DOWN
 from ..summary.render import render_summary
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
+from .retries import DEFAULT_MAX_REFUSALS
 from .sticky import upsert_comment
 
 log = structlog.get_logger(__name__)
-
-REFUSED_RETRY_S = 3600.0
 
 
 class CommentWorker:
@@ -38,6 +37,7 @@ class CommentWorker:
         batch: int = 10,
         lease_s: float = 120.0,
         idle_poll_s: float = 1.0,
+        max_refusals: int = DEFAULT_MAX_REFUSALS,
         count: Callable[[str], None] = lambda result: None,
     ) -> None:
         self._pool = pool
@@ -47,7 +47,8 @@ class CommentWorker:
         self._batch = batch
         self._lease_s = lease_s
         self._idle_poll_s = idle_poll_s
-        # Told "written", "unchanged" or "failed" for each claim processed.
+        self._max_refusals = max_refusals
+        # Told "written", "unchanged", "failed" or "abandoned" for each claim processed.
         self._count = count
 
     async def run(self) -> None:
@@ -88,24 +89,18 @@ class CommentWorker:
         except DATABASE_DOWN:
             # Nothing can be recorded now; the lease runs out and the row is claimed again.
             raise
-        except (GitHubUnavailable, GitHubRefused) as exc:
-            # A refusal (repository gone, app uninstalled) will not mend itself soon: park
-            # the row for an hour rather than drop it; an outage gets the usual backoff.
-            refused = isinstance(exc, GitHubRefused)
-            retry_after = REFUSED_RETRY_S if refused else exc.retry_after
-            delay = await self._fail(claim, exc, retry_after)
-            bound.warning(
-                "comment write failed; kept for retry",
-                error=_describe(exc),
-                attempts=claim.attempts,
-                retry_in_s=round(delay, 1),
-            )
-            result = "failed"
+        except GitHubUnavailable as exc:
+            # An outage: waited out however long it lasts.
+            result = await self._fail(claim, exc, exc.retry_after, refused=False)
+        except GitHubRefused as exc:
+            # A refusal (repository gone, app uninstalled) will not mend by itself: retried
+            # a bounded number of times, in case a person mends it, then abandoned.
+            result = await self._fail(claim, exc, None, refused=True)
         except Exception as exc:
-            # A bug must not stop the worker nor lose the request: keep it, say so, go on.
-            bound.exception("comment refresh crashed; kept for retry")
-            await self._fail(claim, exc, None)
-            result = "failed"
+            # A bug must not stop the worker nor lose the request, nor loop forever: it
+            # counts as a refusal, kept with its traceback in the log.
+            bound.exception("comment refresh crashed")
+            result = await self._fail(claim, exc, None, refused=True)
         else:
             if result == "written":
                 bound.info("comment written")
@@ -146,10 +141,32 @@ class CommentWorker:
         return "written"
 
     async def _fail(
-        self, claim: outbox.Claim, exc: BaseException, retry_after: float | None
-    ) -> float:
+        self, claim: outbox.Claim, exc: BaseException, retry_after: float | None, *, refused: bool
+    ) -> str:
+        """Record the failure; "failed" (kept for a later try) or "abandoned"."""
         async with self._pool.acquire() as conn:
-            return await outbox.fail(conn, claim, _describe(exc), retry_after)
+            delay = await outbox.fail(
+                conn,
+                claim,
+                _describe(exc),
+                retry_after,
+                refused=refused,
+                max_refusals=self._max_refusals,
+            )
+        bound = log.bind(
+            repository=claim.repository,
+            pull_request=claim.pull_request,
+            error=_describe(exc),
+            attempts=claim.attempts,
+        )
+        if delay is None:
+            bound.error(
+                "comment write abandoned after repeated refusals; a new report retries it",
+                refusals=claim.refusals + 1,
+            )
+            return "abandoned"
+        bound.warning("comment write failed; kept for retry", retry_in_s=round(delay, 1))
+        return "failed"
 
 
 def _describe(exc: BaseException) -> str:
