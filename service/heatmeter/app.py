@@ -23,18 +23,23 @@ from .appkeys import (
 from .comments.worker import CommentWorker
 from .github import USER_AGENT
 from .github.client import GitHubClient
-from .github.credentials import auth_from_settings
+from .github.credentials import AppAuth, auth_from_settings
+from .github.deliveries import DeliverySweeper
 from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
 from .settings import Settings
+from .webhooks import retention
 from .webhooks import routes as webhooks
 
 log = structlog.get_logger(__name__)
 
 # GitHub caps webhook payloads at 25 MB; report bodies have their own, smaller limit.
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
+# The first delivery sweep waits this long (or the interval, if shorter) after start-up:
+# redeliveries come to this service, which must be listening by then.
+FIRST_SWEEP_AFTER_S = 10.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -47,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
+    app.cleanup_ctx.append(_webhook_upkeep)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
@@ -116,3 +122,39 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _webhook_upkeep(app: web.Application) -> AsyncIterator[None]:
+    """Prune old delivery ids; with a GitHub App, sweep for failed deliveries too."""
+    settings = app[settings_key]
+    pool = app[pool_key]
+    tasks = [
+        asyncio.create_task(
+            retention.keep_pruned(pool, settings.webhook_retention_s), name="webhook-retention"
+        )
+    ]
+    github = app[github_key]
+    if settings.delivery_sweep_interval_s <= 0:
+        log.info("delivery sweeper off: HEATMETER_DELIVERY_SWEEP_INTERVAL is 0")
+    elif github is None or not isinstance(github.auth, AppAuth):
+        log.info("delivery sweeper off: listing deliveries needs a GitHub App")
+    else:
+        sweeper = DeliverySweeper(
+            pool,
+            github,
+            interval_s=settings.delivery_sweep_interval_s,
+            lookback_s=settings.delivery_lookback_s,
+            first_after_s=min(FIRST_SWEEP_AFTER_S, settings.delivery_sweep_interval_s),
+        )
+        tasks.append(asyncio.create_task(sweeper.run(), name="delivery-sweeper"))
+        log.info(
+            "delivery sweeper on",
+            interval_s=settings.delivery_sweep_interval_s,
+            lookback_s=settings.delivery_lookback_s,
+        )
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import hashlib
+import hmac
 import itertools
 import json
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -82,6 +86,37 @@ class Held:
 
 
 @dataclass
+class _HookDelivery:
+    """One attempt to deliver a webhook to the App, as GitHub lists it."""
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    delivered_at: float
+    redelivery: bool
+    status_code: int  # 0: no answer at all (connection refused, timeout)
+    payload: Any
+
+    def public(self) -> dict[str, Any]:
+        ok = 200 <= self.status_code < 300
+        return {
+            "id": self.id,
+            "guid": self.guid,
+            "delivered_at": _iso(self.delivered_at),
+            "redelivery": self.redelivery,
+            "duration": 0.27,
+            "status": "OK" if ok else _failed_status(self.status_code),
+            "status_code": self.status_code,
+            "event": self.event,
+            "action": self.action,
+            "installation_id": 7,
+            "repository_id": 1296269,
+            "throttled_at": None,
+        }
+
+
+@dataclass
 class _Token:
     installation_id: int | None  # None: a plain token that may act on every repository
     expires_at: float | None
@@ -110,6 +145,9 @@ class FakeGitHub:
         self._comment_ids = itertools.count(1_000_001)
         self._scripted: list[_Scripted] = []
         self._held_work: set[asyncio.Task[web.StreamResponse]] = set()
+        self.hook_deliveries: list[_HookDelivery] = []
+        self._hook_delivery_ids = itertools.count(90_000_001)
+        self._webhook_target: tuple[str, str] | None = None
 
     # --- setting the scene -------------------------------------------------------
 
@@ -137,6 +175,35 @@ class FakeGitHub:
 
     def delete_comment(self, comment_id: int) -> None:
         del self._comments[comment_id]
+
+    def add_hook_delivery(
+        self,
+        event: str,
+        payload: Any,
+        *,
+        status_code: int,
+        guid: str | None = None,
+        delivered_at: float | None = None,
+        redelivery: bool = False,
+    ) -> dict[str, Any]:
+        """An attempt GitHub made to deliver a webhook to the App, and how it was answered."""
+        action = payload.get("action") if isinstance(payload, dict) else None
+        delivery = _HookDelivery(
+            next(self._hook_delivery_ids),
+            guid or str(uuid.uuid4()),
+            event,
+            action,
+            time.time() if delivered_at is None else delivered_at,
+            redelivery,
+            status_code,
+            payload,
+        )
+        self.hook_deliveries.append(delivery)
+        return delivery.public()
+
+    def deliver_to(self, url: str, secret: str) -> None:
+        """Where the App's webhook points: redeliveries are sent there, signed with ``secret``."""
+        self._webhook_target = (url, secret)
 
     def fail(
         self,
@@ -221,6 +288,8 @@ class FakeGitHub:
         app = web.Application(middlewares=[self._record, self._script])
         repo = "/repos/{owner}/{repo}"
         app.router.add_post("/app/installations/{id}/access_tokens", self._access_token)
+        app.router.add_get("/app/hook/deliveries", self._list_hook_deliveries)
+        app.router.add_post("/app/hook/deliveries/{id:\\d+}/attempts", self._redeliver)
         app.router.add_get(f"{repo}/installation", self._installation)
         app.router.add_get(f"{repo}/issues/{{number:\\d+}}/comments", self._list_comments)
         app.router.add_post(f"{repo}/issues/{{number:\\d+}}/comments", self._create_comment)
@@ -309,6 +378,66 @@ class FakeGitHub:
             },
             status=201,
         )
+
+    async def _list_hook_deliveries(self, request: web.Request) -> web.Response:
+        """Newest first, a page at a time, with an opaque cursor to the next page."""
+        self._require_app_jwt(request)
+        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
+        ordered = sorted(self.hook_deliveries, key=lambda d: (d.delivered_at, d.id), reverse=True)
+        start = 0
+        if cursor := request.query.get("cursor"):
+            after = int(cursor.removeprefix("v1_"))
+            start = next((n + 1 for n, d in enumerate(ordered) if d.id == after), len(ordered))
+        page = ordered[start : start + per_page]
+        headers = {}
+        if start + per_page < len(ordered):
+            cursor = f"v1_{page[-1].id}"
+            following = request.url.update_query({"per_page": per_page, "cursor": cursor})
+            headers["Link"] = f'<{following}>; rel="next"'
+        return web.json_response([d.public() for d in page], headers=headers)
+
+    async def _redeliver(self, request: web.Request) -> web.Response:
+        """A new attempt of the same delivery (same guid), sent before answering 202."""
+        self._require_app_jwt(request)
+        wanted = int(request.match_info["id"])
+        original = next((d for d in self.hook_deliveries if d.id == wanted), None)
+        if original is None:
+            return _not_found()
+        status = await self._send_webhook(original)
+        self.hook_deliveries.append(
+            _HookDelivery(
+                next(self._hook_delivery_ids),
+                original.guid,
+                original.event,
+                original.action,
+                time.time(),
+                True,
+                status,
+                original.payload,
+            )
+        )
+        return web.json_response({}, status=202)
+
+    async def _send_webhook(self, delivery: _HookDelivery) -> int:
+        if self._webhook_target is None:
+            return 0
+        url, secret = self._webhook_target
+        body = json.dumps(delivery.payload).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": delivery.event,
+            "X-GitHub-Delivery": delivery.guid,
+            "X-Hub-Signature-256": f"sha256={signature}",
+        }
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=body, headers=headers) as answer,
+            ):
+                return answer.status
+        except aiohttp.ClientError:
+            return 0
 
     async def _installation(self, request: web.Request) -> web.Response:
         self._require_app_jwt(request)
@@ -462,6 +591,12 @@ async def serve_fake_github(**kwargs: Any) -> AsyncIterator[FakeGitHub]:
     finally:
         fake.release_everything()
         await server.close()
+
+
+def _failed_status(status_code: int) -> str:
+    if status_code == 0:
+        return "Couldn't connect to server"
+    return f"Invalid HTTP Response: {status_code}"
 
 
 def _public(comment: dict[str, Any]) -> dict[str, Any]:
