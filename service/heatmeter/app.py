@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import asyncpg
@@ -21,6 +21,7 @@ from .appkeys import (
     settings_key,
 )
 from .comments.worker import CommentWorker
+from .db.supervisor import Supervised, supervise
 from .github import USER_AGENT
 from .github.client import GitHubClient
 from .github.credentials import AppAuth, auth_from_settings
@@ -42,13 +43,16 @@ MAX_REQUEST_BYTES = 25 * 1024 * 1024
 FIRST_SWEEP_AFTER_S = 10.0
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Assemble the service. ``settings.database_url`` must name a reachable Postgres."""
+def create_app(settings: Settings, *, embedded: Supervised | None = None) -> web.Application:
+    """Assemble the service. ``settings.database_url`` must name a reachable Postgres;
+    when it is an ``embedded`` one, the service keeps it running."""
     if settings.database_url is None:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded one)")
     app = web.Application(middlewares=[request_context], client_max_size=MAX_REQUEST_BYTES)
     app[settings_key] = settings
     app[metrics_key] = prometheus.ServiceMetrics()
+    if embedded is not None:
+        app.cleanup_ctx.append(_supervisor(embedded))
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
@@ -59,6 +63,17 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(reports.routes)
     app.add_routes(webhooks.routes)
     return app
+
+
+def _supervisor(embedded: Supervised) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def supervising(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(supervise(embedded), name="embedded-postgres-supervisor")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return supervising
 
 
 async def _database_pool(app: web.Application) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ from dataclasses import replace
 import asyncpg
 import structlog
 
-from .db.embedded import EmbeddedPostgresError
+from .db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from .logs import configure_logging
 from .settings import Settings, SettingsError
 
@@ -20,15 +20,16 @@ log = structlog.get_logger("heatmeter")
 
 
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
-    """Settings with a usable DATABASE_URL: the one given, or an embedded server's."""
+def database(settings: Settings) -> Iterator[tuple[Settings, EmbeddedPostgres | None]]:
+    """Settings with a usable DATABASE_URL: the one given, or an embedded server's (and
+    that server, for the service to keep running)."""
     if settings.database_url is not None:
-        yield settings
+        yield settings, None
         return
     from .db.embedded import embedded_postgres
 
-    with embedded_postgres(settings.data_dir) as dsn:
-        yield replace(settings, database_url=dsn)
+    with embedded_postgres(settings.data_dir) as embedded:
+        yield replace(settings, database_url=embedded.dsn), embedded
 
 
 class DatabaseUnreachable(Exception):
@@ -49,7 +50,7 @@ async def _migrate(dsn: str) -> list[str]:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as settings:
+    with database(settings) as (settings, _):
         applied = asyncio.run(_migrate(settings.database_url))
     log.info("migrations up to date", applied=applied)
     return 0
@@ -60,7 +61,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    with database(settings) as settings:
+    with database(settings) as (settings, embedded):
         if not args.no_migrate:
             asyncio.run(_migrate(settings.database_url))
         host = args.host or settings.host
@@ -70,7 +71,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             # run_app turns SIGINT/SIGTERM into a graceful stop: the listener closes, requests
             # in flight get shutdown_timeout seconds to finish, then cleanup_ctx runs.
             web.run_app(
-                create_app(settings),
+                create_app(settings, embedded=embedded),
                 host=host,
                 port=port,
                 print=None,
