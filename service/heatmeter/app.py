@@ -20,7 +20,7 @@ from .appkeys import (
     pool_key,
     settings_key,
 )
-from .comments.worker import CommentWorker
+from .comments.worker import CommentWorker, lease_for
 from .db.supervisor import Supervised, supervise
 from .github import USER_AGENT
 from .github.client import GitHubClient
@@ -128,6 +128,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
+        lease_s=lease_for(settings.github_retry_budget_s),
         max_refusals=settings.outbox_max_refusals,
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)

@@ -41,13 +41,6 @@ def webhook_url(client: TestClient, fake_github: FakeGitHub) -> str:
 
 
 @pytest.fixture
-async def pool(database_url: str, db: asyncpg.Connection):
-    pool = await asyncpg.create_pool(database_url, min_size=0, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
 def make_sweeper(
     pool: asyncpg.Pool, http: aiohttp.ClientSession, app_auth: AppAuth, fake_github: FakeGitHub
 ) -> Callable[..., DeliverySweeper]:

@@ -6,7 +6,7 @@ by moving the outbox row's ``not_before`` to now: hours of outage take no real w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import aiohttp
 import asyncpg
@@ -62,13 +62,6 @@ class InstantSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-@pytest.fixture
-async def pool(database_url: str, db: asyncpg.Connection) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=0, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

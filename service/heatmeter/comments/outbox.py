@@ -7,7 +7,8 @@ request for its PR starts it afresh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import asyncpg
 
@@ -50,7 +51,17 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS due
 WHERE o.repository = due.repository AND o.pull_request = due.pull_request
-RETURNING o.repository, o.pull_request, o.requests, o.attempts, o.refusals
+RETURNING o.repository, o.pull_request, o.requests, o.attempts, o.refusals, o.locked_until
+"""
+
+# A batch is claimed at once and written one row at a time: before each row, its lease
+# is renewed, and only if it is still this claim's (its locked_until is the claim's
+# token). A row whose lease ran out meanwhile may be another worker's now: left alone.
+RENEW = """
+UPDATE comment_outbox
+SET locked_until = now() + make_interval(secs => $4)
+WHERE repository = $1 AND pull_request = $2 AND locked_until = $3 AND locked_until > now()
+RETURNING locked_until
 """
 
 # Done, unless someone asked again meanwhile: then a fresh window starts now.
@@ -99,6 +110,7 @@ class Claim:
     requests: int  # how many requests the claim covers; more by completion means "again"
     attempts: int
     refusals: int  # refusals in a row before this claim
+    locked_until: datetime  # the lease's end, which also tells this claim from a later one
 
 
 async def request_comment(conn: asyncpg.Connection, repository: str, pull_request: int) -> None:
@@ -115,6 +127,14 @@ async def claim_due(
 ) -> list[Claim]:
     rows = await conn.fetch(CLAIM_DUE, debounce_s, limit, lease_s)
     return [Claim(**row) for row in rows]
+
+
+async def renew(conn: asyncpg.Connection, claim: Claim, *, lease_s: float) -> Claim | None:
+    """The claim with a fresh lease, or None when it was lost (run out, claimed again)."""
+    until = await conn.fetchval(
+        RENEW, claim.repository, claim.pull_request, claim.locked_until, lease_s
+    )
+    return None if until is None else replace(claim, locked_until=until)
 
 
 async def complete(conn: asyncpg.Connection, claim: Claim) -> None:

@@ -20,6 +20,15 @@ from .sticky import upsert_comment
 
 log = structlog.get_logger(__name__)
 
+DEFAULT_LEASE_S = 120.0
+
+
+def lease_for(budget_s: float) -> float:
+    """How long a claim is kept: one write spends at most the GitHub retry budget waiting,
+    plus its requests' own time; twice that and a minute is ample. A killed worker's
+    claims are taken over once it runs out."""
+    return max(DEFAULT_LEASE_S, 2 * budget_s + 60)
+
 
 class CommentWorker:
     """Claims due outbox rows and writes their comments, one PR at a time.
@@ -35,7 +44,7 @@ class CommentWorker:
         *,
         debounce_s: float,
         batch: int = 10,
-        lease_s: float = 120.0,
+        lease_s: float = DEFAULT_LEASE_S,
         idle_poll_s: float = 1.0,
         max_refusals: int = DEFAULT_MAX_REFUSALS,
         count: Callable[[str], None] = lambda result: None,
@@ -73,7 +82,16 @@ class CommentWorker:
                 conn, debounce_s=self._debounce_s, limit=self._batch, lease_s=self._lease_s
             )
         for claim in claims:
-            await self._process(claim)
+            async with self._pool.acquire() as conn:
+                renewed = await outbox.renew(conn, claim, lease_s=self._lease_s)
+            if renewed is None:
+                log.info(
+                    "comment claim lost before its turn; another worker has it",
+                    repository=claim.repository,
+                    pull_request=claim.pull_request,
+                )
+                continue
+            await self._process(renewed)
         return len(claims)
 
     async def _idle_wait(self) -> float:
