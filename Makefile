@@ -25,8 +25,15 @@ run: $(VENV)/.installed
 	$(BIN)/heatmeter serve
 
 ## test: install the dev dependencies, lint, and run the whole suite
-test: lint
+test: lint tests/js/node_modules/.installed
 	$(BIN)/python -m pytest
+
+# Mermaid 11 (and jsdom) for the test that parses every chart the PR comment emits:
+# the versions locked in tests/js/package-lock.json, reinstalled when it changes.
+tests/js/node_modules/.installed: tests/js/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs node 18+ and npm (for the Mermaid chart check)"; exit 1; }
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	@touch $@
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -43,4 +50,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/comment_burst.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules

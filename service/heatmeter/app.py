@@ -130,6 +130,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         debounce_s=settings.comment_debounce_s,
         lease_s=lease_for(settings.github_retry_budget_s),
         max_refusals=settings.outbox_max_refusals,
+        min_baseline_runs=settings.min_baseline_runs,
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
     task = asyncio.create_task(worker.run(), name="comment-worker")

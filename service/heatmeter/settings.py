@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .summary.stats import DEFAULT_MIN_BASELINE_RUNS
+
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 GITHUB_API_URL = "https://api.github.com"
 
@@ -39,6 +41,8 @@ class Settings:
     # outbox takes over and retries it later.
     github_retry_budget_s: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # Default-branch runs a task needs before a PR's figures are compared with them.
+    min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
     # A comment write GitHub refuses (4xx, or our own crash) this many times in a row is
     # abandoned; outages (5xx, 429, network) are waited out however long they last.
@@ -83,6 +87,9 @@ class Settings:
                 )
             return float(match[1]) * _UNIT_S[match[2]]
 
+        min_baseline_runs = number("HEATMETER_MIN_BASELINE_RUNS", cls.min_baseline_runs)
+        if min_baseline_runs < 1:
+            raise SettingsError("HEATMETER_MIN_BASELINE_RUNS must be at least 1, got 0")
         log_format = text("HEATMETER_LOG_FORMAT") or "auto"
         if log_format not in {"auto", "json", "console"}:
             raise SettingsError(
@@ -105,6 +112,7 @@ class Settings:
             github_retry_budget_s=number(
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
+            min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
             outbox_max_refusals=int(
                 number("HEATMETER_OUTBOX_MAX_REFUSALS", cls.outbox_max_refusals)

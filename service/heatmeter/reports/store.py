@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from ..comments.outbox import request_comment
+from ..ownership import owning_pull_request
 from .schema import Report
 from .trust import Reporter
 
@@ -47,16 +48,6 @@ WHERE task_runs.closed_by IS DISTINCT FROM 'report'
 RETURNING id
 """
 
-# A report from a push (no PR in its event) belongs to the open PR whose head it ran:
-# the same commit, or the same branch of the same repository.
-FIND_PULL_REQUEST = """
-SELECT number FROM pull_requests
-WHERE repository = $1 AND state = 'open'
-  AND (head_sha = $2 OR (head_repository = repository AND 'refs/heads/' || head_ref = $3))
-ORDER BY updated_at DESC
-LIMIT 1
-"""
-
 SELECT_ID_BY_KEY = """
 SELECT id FROM task_runs
 WHERE repository = $1 AND run_id = $2 AND run_attempt = $3 AND job = $4 AND task = $5
@@ -73,9 +64,18 @@ class Stored:
 async def store_report(conn: asyncpg.Connection, report: Report, reporter: Reporter) -> Stored:
     """Store the report and ask for its PR's comment to be refreshed, in one transaction."""
     async with conn.transaction():
-        if report.pull_request is None and (report.sha or report.ref):
-            number = await conn.fetchval(
-                FIND_PULL_REQUEST, report.repository, report.sha, report.ref
+        if report.pull_request is None:
+            # A push (or workflow_run) report names no PR: the one rule decides, so a
+            # default-branch run of a PR's head commit stays the default branch's.
+            number = await owning_pull_request(
+                conn,
+                report.repository,
+                sha=report.sha,
+                ref=report.ref,
+                head_ref=report.head_ref,
+                event_name=report.event_name,
+                pull_request=None,
+                started_at=report.started_at,
             )
             report = replace(report, pull_request=number)
         stored = await _store(conn, report, reporter)
