@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 class Job:
     """Runs a function once on its own thread; `result()` waits for its value (None if it raised).
 
-    A failure is not kept: whoever needs the value calls the function again, in the open.
     Like a daemon thread, a job still running when the action exits is abandoned.
     """
 
@@ -23,6 +22,7 @@ class Job:
         self._done = _thread.allocate_lock()
         self._started = False
         self._value: object = None
+        self._error: BaseException | None = None
 
     def start(self, work: Callable[[], object]) -> None:
         if self._started:
@@ -37,14 +37,31 @@ class Job:
     def _run(self, work: Callable[[], object]) -> None:
         try:
             self._value = work()
-        except Exception:  # noqa: S110 - result() is None; the caller retries in the open
-            pass
+        except Exception as exc:  # kept for outcome(); result() gives None
+            self._error = exc
         finally:
             self._done.release()
 
     def result(self) -> object:
-        """The function's value once it has run; None when it raised or was never started."""
+        """The function's value once it has run; None when it raised or was never started.
+
+        A failure is not kept here: whoever needs the value calls the function again, in the
+        open, and sees the error with its reason.
+        """
         if self._started:
             with self._done:
                 pass
+        return self._value
+
+    def outcome(self, timeout: float, what: str) -> object:
+        """The value, or the function's own exception, within `timeout` seconds.
+
+        TimeoutError (naming `what`) when it has not finished by then; the thread is left to
+        finish on its own, which is what bounds a call that has no timeout of its own.
+        """
+        if not self._done.acquire(True, max(timeout, 0.0)):
+            raise TimeoutError(f"{what} timed out after {timeout:.1f} s")
+        self._done.release()
+        if self._error is not None:
+            raise self._error
         return self._value

@@ -31,7 +31,7 @@ def fetch_token(environ: Mapping[str, str], audience: str, deadline: transport.D
         "Accept": "application/json",
     }
     try:
-        answer = transport.request("GET", url, deadline=deadline, headers=headers)
+        answer = transport.request("GET", url, deadline=deadline, headers=headers, environ=environ)
     except transport.SendError as exc:
         raise TokenError(f"OIDC token request failed: {exc}") from None
     except ValueError as exc:

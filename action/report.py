@@ -14,9 +14,8 @@ if TYPE_CHECKING:
     from action.inputs import Inputs
 
 REPORTS_PATH = "/v1/reports"
-# Reporting never holds a job long: every request of one run shares this budget.
-BUDGET_S = 7.0
-# After a cancel the runner allows a few seconds before it kills the step.
+# After a cancel the runner allows a few seconds before it kills the step: whatever the
+# retry-budget input says, reporting a cancelled task takes no longer than this.
 CANCELLED_BUDGET_S = 2.5
 
 
@@ -56,6 +55,12 @@ def _failure(url: str, exc: transport.SendError) -> tuple[str, str]:
     """Why a report was not stored (for the warning), and a short note for the summary."""
     response = exc.response
     status = response.status if response is not None else 0
+    if status == 407:  # a forwarding proxy's answer for http://: the service never saw it
+        return (
+            f"the proxy in front of {url} asks for credentials (HTTP 407): "
+            "give them in the proxy URL (http://user:password@host:port)",
+            "not sent (proxy refused)",
+        )
     if response is not None and 400 <= status < 500 and status not in transport.RETRY_STATUSES:
         return (
             "the service rejected it: " + _rejection(status, response.json()),
@@ -109,7 +114,8 @@ def deliver(
     if not inputs.service_url:
         wf.warning(f"service-url is not set: task {task!r} is not reported")
         return Delivery(False, "not sent (no service-url)")
-    deadline = transport.Deadline(CANCELLED_BUDGET_S if cancelled else BUDGET_S)
+    budget = min(inputs.retry_budget, CANCELLED_BUDGET_S) if cancelled else inputs.retry_budget
+    deadline = transport.Deadline(budget)
     body = jsonlite.dumps(report).encode()
     headers = _auth_headers(inputs, environ, body, deadline)
     if headers is None:
@@ -117,7 +123,9 @@ def deliver(
     headers["Content-Type"] = "application/json"
     url = reports_url(inputs.service_url)
     try:
-        answer = transport.request("POST", url, deadline=deadline, body=body, headers=headers)
+        answer = transport.request(
+            "POST", url, deadline=deadline, body=body, headers=headers, environ=environ
+        )
     except ValueError as exc:
         wf.warning(f"cannot report task {task!r}: {exc}")
         return Delivery(False, "not sent (bad service-url)")
