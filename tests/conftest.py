@@ -25,6 +25,7 @@ from heatmeter.db.migrations import migrate
 from heatmeter.settings import Settings
 
 from .oidc_issuer import OidcIssuer, serve_issuer
+from .throwaway_postgres import stop_leftover_server
 
 TABLES_TO_KEEP = {"schema_migrations"}
 
@@ -77,6 +78,7 @@ def server_tmp() -> Iterator[Path]:
     try:
         yield folder
     finally:
+        stop_leftover_server(folder / "postgres")
         shutil.rmtree(folder, ignore_errors=True)
 
 

