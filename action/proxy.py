@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from action import http1
+from action import http1, responses
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from socket import socket
 
 
 class ProxySettingError(ValueError):
@@ -30,13 +31,32 @@ class Proxy:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def connect(self, clock: http1.Timer) -> object:
+    def connect(self, clock: http1.Timer) -> socket:
+        """A connection to the proxy; the error names the proxy, not the service."""
         try:
             return http1.connect(self.host, self.port, clock)
         except OSError as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             problem = TimeoutError if isinstance(exc, TimeoutError) else OSError
             raise problem(f"cannot reach the proxy {self}: {reason}") from None
+
+    def tunnel(self, sock: socket, url: http1.URL, agent: str | None, clock: http1.Timer) -> None:
+        """Ask for a tunnel to the server (CONNECT host:port), for TLS through it."""
+        lines = [f"CONNECT {url.authority} HTTP/1.1", f"Host: {url.authority}"]
+        if agent:
+            lines.append(f"User-Agent: {agent}")
+        if self.authorization:
+            lines.append(f"Proxy-Authorization: {self.authorization}")
+        clock.arm(sock)
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        stream = responses.Stream(http1.receiver(sock, clock))
+        status, _ = responses.read_head(stream)
+        if not 200 <= status < 300:
+            raise http1.TunnelRefused(
+                f"the proxy {self} answered CONNECT {url.authority} with HTTP {status}", status
+            )
+        if stream.pending():  # TLS starts with the client: nothing may come before it
+            raise responses.BadResponse(f"the proxy {self} sent more than its answer to CONNECT")
 
 
 def proxies(environ: Mapping[str, str]) -> dict[str, str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from action import http1, system
-from action.http1 import Response
+from action import http1, responses, system
+from action.responses import Response
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
 if TYPE_CHECKING:
@@ -119,9 +119,10 @@ def request(
 
     Connection errors, timeouts, 408, 429 and 5xx are retried after the answer's Retry-After
     (never sooner; at most MAX_WAIT_S) or an exponential backoff with jitter, until
-    `deadline`, or UNREACHED_BUDGET_S while no answer has come at all. The last retry is
-    placed at the end of the budget, so an outage shorter than the budget is ridden out.
-    Any other answer is returned or raised at once. `environ` gives the proxy variables.
+    `deadline`, or UNREACHED_BUDGET_S while no answer has come at all. A wait that would
+    pass the budget is shortened to make one last attempt at its end, so an outage shorter
+    than the budget is ridden out. Any other answer is returned or raised at once.
+    `environ` gives the proxy variables (the process's own by default).
     """
     target = http1.URL(url)
     route = _proxy_for(target, system.environ if environ is None else environ)
@@ -148,7 +149,7 @@ def request(
             answer = http1.exchange(method, target, headers, body, timeout, route)
         except http1.CertificateRejected as exc:
             raise SendError(f"TLS certificate of {target.host} rejected: {exc}") from None
-        except http1.ResponseTooLarge as exc:
+        except responses.ResponseTooLarge as exc:
             raise SendError(str(exc)) from None
         except http1.TunnelRefused as exc:
             if 400 <= exc.status < 500 and exc.status not in RETRY_STATUSES:
@@ -156,7 +157,7 @@ def request(
                 raise SendError(f"{exc}{hint}") from None
             problem = str(exc)
             last = None
-        except (OSError, http1.BadResponse) as exc:
+        except (OSError, responses.BadResponse) as exc:
             problem = _describe(exc, timeout)
             answered = answered or getattr(exc, "answered", False)
             last = None

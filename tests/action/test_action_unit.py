@@ -468,7 +468,7 @@ def test_hot_path_imports_no_heavy_module(
     assert len(server.reports()) == 1
     assert server.reports()[0].json()["pull_request"] == 42  # the event payload was read
     modules = imported_modules(completed.stderr)
-    assert {"action.modes", "action.http1", "action.signature"} <= modules  # parsed right
+    assert {"action.modes", "action.http1", "action.report"} <= modules  # parsed right
     assert sorted(modules & HEAVY_MODULES) == []
     assert "action.proxy" not in modules  # no proxy variable, no proxy code
 
@@ -478,13 +478,13 @@ def test_hot_path_imports_no_heavy_module(
 
 @pytest.mark.parametrize("key_length", [0, 1, 15, 63, 64, 65, 200])
 def test_hmac_matches_the_standard_library(key_length: int) -> None:
-    from action import signature
+    from action import report
 
     key = bytes(range(256))[:key_length]
     for message in (b"", b"{}", os.urandom(1000)):
         expected = hmac.new(key, message, hashlib.sha256).hexdigest()
-        assert signature.hmac_sha256(key, message) == expected
-    assert signature.sign(SECRET, b"body") == (
+        assert report.hmac_sha256(key, message) == expected
+    assert report.sign(SECRET, b"body") == (
         "sha256=" + hmac.new(SECRET.encode(), b"body", hashlib.sha256).hexdigest()
     )
 

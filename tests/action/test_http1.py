@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from action import http1
+from action import http1, oidc, responses
 
 from .harness import RecordingServer
 
@@ -63,7 +63,13 @@ def scripted() -> Iterator[list[ScriptedServer]]:
         server.close()
 
 
-def _exchange(url: str) -> http1.Response:
+def _parse(data: bytes) -> responses.Response:
+    """The answer in `data`, as if a server had sent it and closed the connection."""
+    pieces = [data]
+    return responses.read(responses.Stream(lambda: pieces.pop() if pieces else b""))
+
+
+def _exchange(url: str) -> responses.Response:
     return http1.exchange("GET", http1.URL(url), {}, None, timeout=5.0)
 
 
@@ -106,7 +112,7 @@ def test_bad_urls_are_value_errors(url: str) -> None:
 
 def test_quote_matches_urllib() -> None:
     for text in ("heatmeter", "a b&c=d/e?f", "déployer 🚀", "~-._", "%41"):
-        assert http1.quote(text) == quote(text, safe="")
+        assert oidc.quote(text) == quote(text, safe="")
 
 
 @pytest.mark.parametrize(
@@ -146,24 +152,24 @@ def test_a_non_ascii_host_goes_on_the_wire_as_idna(
 
 
 def test_answers_are_parsed_with_interim_and_chunked_forms() -> None:
-    plain = http1._parse(
+    plain = _parse(
         b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 9\r\n"
         b'X-Dup: 1\r\n\r\n{"id": 1}trailing junk'
     )
     assert (plain.status, plain.body, plain.headers["content-type"]) == (
         202, b'{"id": 1}', "application/json"
     )  # fmt: skip
-    chunked = http1._parse(
+    chunked = _parse(
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\n"
         b'Transfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n4\r\n{"a"\r\n3;x=y\r\n: 1\r\n'
         b"1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n"
     )
     assert (chunked.status, chunked.json(), chunked.headers["retry-after"]) == (503, {"a": 1}, "2")
-    to_the_end = http1._parse(b"HTTP/1.0 200 OK\r\n\r\nall of it")
+    to_the_end = _parse(b"HTTP/1.0 200 OK\r\n\r\nall of it")
     assert to_the_end.body == b"all of it"
     for broken in (b"", b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-"):
-        with pytest.raises(http1.BadResponse):
-            http1._parse(broken)
+        with pytest.raises(responses.BadResponse):
+            _parse(broken)
 
 
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -179,8 +185,8 @@ CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     ],
 )
 def test_a_truncated_chunked_body_is_an_error(cut: bytes) -> None:
-    with pytest.raises(http1.BadResponse, match="closed before the end") as raised:
-        http1._parse(cut)
+    with pytest.raises(responses.BadResponse, match="closed before the end") as raised:
+        _parse(cut)
     assert raised.value.answered
 
 
@@ -189,13 +195,13 @@ def test_a_truncated_chunked_body_is_an_error(cut: bytes) -> None:
     [CHUNKED_HEAD + b"zz\r\nabcd\r\n0\r\n\r\n", CHUNKED_HEAD + b"2\r\nabcd\r\n0\r\n\r\n"],
 )
 def test_a_malformed_chunked_body_is_an_error(malformed: bytes) -> None:
-    with pytest.raises(http1.BadResponse):
-        http1._parse(malformed)
+    with pytest.raises(responses.BadResponse):
+        _parse(malformed)
 
 
 def test_a_body_shorter_than_its_content_length_is_an_error() -> None:
-    with pytest.raises(http1.BadResponse, match="10 bytes"):
-        http1._parse(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+    with pytest.raises(responses.BadResponse, match="10 bytes"):
+        _parse(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
 
 
 def test_a_truncated_chunked_body_from_a_server_is_an_error(
@@ -204,7 +210,7 @@ def test_a_truncated_chunked_body_from_a_server_is_an_error(
     server = ScriptedServer([CHUNKED_HEAD + b'10\r\n{"value": "eyJ'])
     scripted.append(server)
 
-    with pytest.raises(http1.BadResponse, match="chunked body"):
+    with pytest.raises(responses.BadResponse, match="chunked body"):
         _exchange(server.url)
 
 
@@ -229,7 +235,7 @@ def test_a_body_over_one_mib_is_read_whole(scripted: list[ScriptedServer], frami
 def test_a_body_over_the_limit_is_refused_clearly(
     scripted: list[ScriptedServer], framing: str
 ) -> None:
-    size = http1.MAX_BODY + 1
+    size = responses.MAX_BODY + 1
     if framing == "content-length":
         answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size
     elif framing == "chunked":
@@ -239,7 +245,7 @@ def test_a_body_over_the_limit_is_refused_clearly(
     server = ScriptedServer([answer])
     scripted.append(server)
 
-    with pytest.raises(http1.ResponseTooLarge, match=f"larger than {http1.MAX_BODY}"):
+    with pytest.raises(responses.ResponseTooLarge, match=f"larger than {responses.MAX_BODY}"):
         _exchange(server.url)
 
 
