@@ -44,6 +44,8 @@ def report_fields(
         wf.warning(f"task {inputs.task!r} is not reported: {exc}")
         return None
     fields.update(task=inputs.task, kind=inputs.kind, step=step)
+    if inputs.version:
+        fields["version"] = inputs.version
     return fields
 
 

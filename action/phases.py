@@ -34,6 +34,7 @@ def start_task(inputs: Inputs, environ: Mapping[str, str]) -> int:
     record = {
         "step": step,
         "kind": inputs.kind,
+        "version": inputs.version,
         "started_at": rfc3339(started_epoch),
         "started_epoch": started_epoch,
         "started_monotonic": started_monotonic,
@@ -85,6 +86,7 @@ def finish_task(inputs: Inputs, environ: Mapping[str, str]) -> int:
 
     kind = str(record.get("kind") or inputs.kind)
     inputs.kind = kind  # the start decided the kind; the summary and report follow it
+    inputs.version = str(record.get("version") or inputs.version)
     wf.set_outputs({"duration-ms": str(duration_ms), "outcome": inputs.outcome})
     fields = report_fields(inputs, environ, str(record.get("step") or step_key(inputs, environ)))
     if fields is not None:

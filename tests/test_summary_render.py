@@ -66,6 +66,8 @@ def table_rows(text: str) -> list[str]:
 
 
 def outside_code_fences(text: str) -> str:
+    """The comment without its charts, nor the rating invitation's own code spans."""
+    text = re.sub(r"^How did these tasks feel\?.*$", "", text, flags=re.MULTILINE)
     return re.sub(r"```mermaid\n.*?\n```", "", text, flags=re.DOTALL)
 
 
@@ -338,3 +340,19 @@ def test_huge_input_stays_under_the_comment_limit():
     for row in table_rows(text):
         assert row.count("|") == COLUMNS + 1
     assert text.rstrip().endswith("</sub>")
+
+
+def test_the_comment_invites_a_rating_with_a_command_to_copy():
+    text = render([task("deploy")])
+    [line] = [line for line in text.splitlines() if "How did these tasks feel?" in line]
+    assert "`/heatmeter rate 4 deploy quick today`" in line
+    assert "`/heatmeter rate N`" in line
+    assert text.index(line) < text.index("<sub>Updated")
+    # No line starts with the command, so the comment is never read as a rating.
+    assert not any(line.lstrip().startswith("/heatmeter") for line in text.splitlines())
+
+
+def test_the_invitation_names_no_task_it_cannot_show_literally():
+    text = render([task("@org/team `x`")])
+    assert "`/heatmeter rate 4 quick today`" in text
+    assert "@org" not in text.split("How did these tasks feel?")[1]

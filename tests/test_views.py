@@ -48,14 +48,18 @@ async def test_task_adoption_compares_with_installed_repositories(
 ) -> None:
     await store(client, repository="octo/a", **RECENT)
     await store(client, repository="octo/b", **OLD)
+    await store(client, repository="elsewhere/x", **RECENT)
     await db.execute("INSERT INTO installations VALUES (1, 'octo')")
     await db.executemany(
         "INSERT INTO installation_repositories (installation_id, repository) VALUES (1, $1)",
         [("octo/a",), ("octo/b",), ("octo/c",)],
     )
+    await db.execute("SELECT heat_refresh_rollups()")
     row = await db.fetchrow("SELECT * FROM task_adoption WHERE task = 'deploy'")
-    assert (row["repositories"], row["active_repositories"]) == (2, 1)
-    assert row["installed_repositories"] == 3
+    # octo/b ran 60 days ago, outside the window; elsewhere/x has no installation.
+    assert (row["adopting_repositories"], row["installed_repositories"]) == (1, 3)
+    assert (row["outside_app_repositories"], row["repositories"]) == (1, 2)
+    assert float(row["adoption_share"]) == 0.3333
 
 
 async def test_a_task_closed_by_the_job_webhook_does_not_move_p50(

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .summary.stats import DEFAULT_MIN_BASELINE_RUNS
 
@@ -40,6 +41,9 @@ class Settings:
     # How long one comment write may spend waiting out GitHub's failures before the
     # outbox takes over and retries it later.
     github_retry_budget_s: float = 30.0
+    # How often the scorecard's roll-ups catch up with task_runs; 0 turns the schedule off
+    # (then run `heatmeter rollup` from elsewhere, e.g. cron).
+    rollup_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     # Default-branch runs a task needs before a PR's figures are compared with them.
     min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
@@ -54,6 +58,10 @@ class Settings:
     # How long webhook_deliveries remembers a delivery id: longer than the look-back, so a
     # delivery the sweeper sees is still known if it was handled.
     webhook_retention_s: float = 30 * 86400.0
+    # Guards the scorecard page and the read API; None leaves them open (bind to localhost).
+    read_token: str | None = field(default=None, repr=False)
+    # The service's public base URL, for links to the scorecard from pull-request comments.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +120,7 @@ class Settings:
             github_retry_budget_s=number(
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
+            rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
             min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
             outbox_max_refusals=int(
@@ -122,6 +131,8 @@ class Settings:
             ),
             delivery_lookback_s=duration("HEATMETER_DELIVERY_LOOKBACK", cls.delivery_lookback_s),
             webhook_retention_s=duration("HEATMETER_WEBHOOK_RETENTION", cls.webhook_retention_s),
+            read_token=text("HEATMETER_READ_TOKEN"),
+            public_url=_public_url(text("HEATMETER_PUBLIC_URL")),
         )
 
     def __post_init__(self) -> None:
@@ -133,6 +144,19 @@ class Settings:
             raise SettingsError(
                 "HEATMETER_WEBHOOK_RETENTION must be longer than HEATMETER_DELIVERY_LOOKBACK"
             )
+
+
+def _public_url(value: str | None) -> str | None:
+    """The base URL without a trailing slash; only http(s) URLs with a host are accepted."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"HEATMETER_PUBLIC_URL must be an http(s) base URL such as "
+            f"https://heatmeter.example.com, got {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def _read_private_key(value: str | None) -> str | None:

@@ -209,6 +209,7 @@ def check_contract(report: dict[str, object], phase: str) -> None:
         "repository", "workflow", "run_id", "run_attempt", "job", "task", "kind", "step",
         "phase", "started_at", "finished_at", "duration_ms", "outcome", "exit_code", "sha",
         "ref", "head_ref", "pull_request", "event_name", "runner_os", "runner_name", "actor",
+        "version",
     }  # fmt: skip
     assert set(report) <= known
 

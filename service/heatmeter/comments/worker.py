@@ -12,6 +12,7 @@ import structlog
 
 from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, web_url
 from ..http.errors import DATABASE_DOWN
+from ..scorecard.links import scorecard_link
 from ..summary.metrics import TaskSummary
 from ..summary.render import render_summary
 from ..summary.stats import DEFAULT_MIN_BASELINE_RUNS
@@ -51,6 +52,7 @@ class CommentWorker:
         max_refusals: int = DEFAULT_MAX_REFUSALS,
         count: Callable[[str], None] = lambda result: None,
         min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS,
+        public_url: str | None = None,
     ) -> None:
         self._pool = pool
         self._github = github
@@ -63,6 +65,8 @@ class CommentWorker:
         # Told "written", "unchanged", "failed" or "abandoned" for each claim processed.
         self._count = count
         self._min_baseline_runs = min_baseline_runs
+        # HEATMETER_PUBLIC_URL: the comment links to the scorecard when it is set.
+        self._public_url = public_url
 
     async def run(self) -> None:
         """Work until cancelled; a database outage pauses the worker, it does not stop it."""
@@ -162,15 +166,17 @@ class CommentWorker:
             await outbox.complete(conn, claim)
         return "written"
 
-    @staticmethod
     def _render(
-        claim: outbox.Claim, summaries: list[TaskSummary], updated_at: datetime | None
+        self, claim: outbox.Claim, summaries: list[TaskSummary], updated_at: datetime | None
     ) -> str:
         return render_summary(
             summaries,
             repository=claim.repository,
             pull_request=claim.pull_request,
             updated_at=updated_at,
+            dashboard_url=scorecard_link(
+                self._public_url, claim.repository, [summary.task for summary in summaries]
+            ),
         )
 
     async def _fail(

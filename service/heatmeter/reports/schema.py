@@ -56,6 +56,14 @@ REPORT_SCHEMA: dict[str, Any] = {
         "runner_os": _text(50, "RUNNER_OS"),
         "runner_name": _text(255, "RUNNER_NAME"),
         "actor": _text(255, "GITHUB_ACTOR"),
+        "version": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            # Shown on the scorecard and grouped on: no control characters.
+            "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+            "description": "the platform task's own version, e.g. v3 (the action's version input)",
+        },
     },
     "if": {"properties": {"phase": {"const": "finish"}}, "required": ["phase"]},
     "then": {"required": ["finished_at", "duration_ms", "outcome"]},
@@ -106,6 +114,7 @@ class Report:
     runner_os: str | None = None
     runner_name: str | None = None
     actor: str | None = None
+    version: str | None = None
 
 
 def parse_report(data: Any, *, now: datetime | None = None) -> Report:

@@ -16,10 +16,10 @@ INSERT_START = """
 INSERT INTO task_runs (
     repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
     finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-    event_name, runner_os, runner_name, actor, auth_method, closed_by
+    event_name, runner_os, runner_name, actor, auth_method, closed_by, version
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23
+    $20, $21, $22, $23, $24
 )
 ON CONFLICT ON CONSTRAINT task_runs_idempotency DO NOTHING
 RETURNING id
@@ -31,10 +31,10 @@ UPSERT_FINISH = """
 INSERT INTO task_runs (
     repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
     finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-    event_name, runner_os, runner_name, actor, auth_method, closed_by
+    event_name, runner_os, runner_name, actor, auth_method, closed_by, version
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23
+    $20, $21, $22, $23, $24
 )
 ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
     finished_at  = EXCLUDED.finished_at,
@@ -42,6 +42,8 @@ ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
     outcome      = EXCLUDED.outcome,
     exit_code    = EXCLUDED.exit_code,
     closed_by    = 'report',
+    -- The start's version stands, as its kind does; a finish may supply a missing one.
+    version      = coalesce(task_runs.version, EXCLUDED.version),
     updated_at   = now(),
     pull_request = coalesce(task_runs.pull_request, EXCLUDED.pull_request)
 WHERE task_runs.closed_by IS DISTINCT FROM 'report'
@@ -111,6 +113,7 @@ async def _store(conn: asyncpg.Connection, report: Report, reporter: Reporter) -
         report.actor,
         reporter.method,
         "report" if finish else None,
+        report.version,
     )
     if row_id is not None:
         return Stored(row_id, duplicate=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import string
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -47,6 +48,8 @@ _ZWSP = "&#8203;"
 _PLAIN_ASCII = frozenset(string.ascii_letters + string.digits + " ")
 # Only characters that cannot close a Markdown link, open HTML or form an entity.
 _URL_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#=%+,!$*")
+# Task names that read the same inside a Markdown code span as outside it.
+_PLAIN_TASK = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _MERMAID_CHARS = frozenset(string.ascii_letters + string.digits + " -_./+")
 
 # One vocabulary with the action's job summary (action/workflow_commands.py); a test
@@ -184,6 +187,7 @@ def render_summary(
     # The verdict is heatmeter's own Markdown; only the names in it are user text.
     head = f"{TITLE}\n\n{verdict(ordered, name=name)}"
     footer = _footer(repository, pull_request, updated_at, safe_https_url(dashboard_url))
+    invitation = _invitation(ordered)
     rows = [_row(summary, name) for summary in ordered[:MAX_ROWS]]
     charts = _charts(ordered, name)
     notes = _notes(ordered)
@@ -192,7 +196,7 @@ def render_summary(
     for shown, chart_block in attempts:
         hidden = len(ordered) - shown
         parts = [head, _tables(rows[:shown]), _hidden_note(hidden, bool(rows)), notes, chart_block]
-        text = "\n\n".join(part for part in (*parts, footer) if part) + "\n"
+        text = "\n\n".join(part for part in (*parts, invitation, footer) if part) + "\n"
         if len(text) <= MAX_COMMENT_CHARS:
             return text
     return f"{TITLE}\n\nThe summary is too large to show here.\n"
@@ -357,6 +361,20 @@ def _charts(summaries: Sequence[TaskSummary], name: Callable[[TaskSummary], str]
     return (
         f"<details><summary>Recent durations of the {len(busiest)} busiest tasks</summary>"
         f"\n\n{blocks}\n\n</details>"
+    )
+
+
+def _invitation(summaries: Sequence[TaskSummary]) -> str:
+    """One line asking how the tasks felt, with a command that can be copied as it is.
+
+    The example names the PR's first task only when its name needs no escaping, since
+    Markdown shows a code span's text literally.
+    """
+    task = next((s.task for s in summaries if _PLAIN_TASK.fullmatch(s.task)), None)
+    example = f"/heatmeter rate 4 {task} quick today" if task else "/heatmeter rate 4 quick today"
+    return (
+        "How did these tasks feel? Comment `/heatmeter rate N` with N from 1 (awful) to "
+        f"5 (great), optionally naming a task and adding a few words: `{example}`"
     )
 
 

@@ -9,6 +9,7 @@ import structlog
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
+from ..jobs.store import lock_run_attempt
 from .payloads import github_time, repository_name
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,8 @@ async def close_unfinished_tasks(event: sansio.Event, *, db: asyncpg.Connection,
     if completed_at is None:
         return
     repository = repository_name(event.data)
+    # Before any row of the attempt is locked: see jobs.store.LOCK_RUN_ATTEMPT.
+    await lock_run_attempt(db, repository, job["run_id"], job.get("run_attempt") or 1)
     outcome = JOB_CONCLUSION_TO_OUTCOME.get(job.get("conclusion") or "", UNKNOWN_END)
     closed = await db.fetch(
         CLOSE_UNFINISHED,
