@@ -1,5 +1,6 @@
--- What outages leave behind: comment writes GitHub keeps refusing, failed webhook
--- deliveries to ask for again, and how long delivery ids are remembered.
+-- What outages leave behind: comment writes (and reactions, replies) GitHub keeps
+-- refusing, failed webhook deliveries to ask for again, and how long delivery ids are
+-- remembered.
 
 -- A write GitHub refuses (a 4xx no retry mends, or our own crash) counts a refusal;
 -- past HEATMETER_OUTBOX_MAX_REFUSALS in a row it is abandoned: kept with its error,
@@ -20,6 +21,16 @@ WHERE last_error IS NOT NULL AND abandoned_at IS NULL;
 CREATE VIEW comment_outbox_abandoned AS
 SELECT repository, pull_request, attempts, refusals, last_error, failing_since, abandoned_at
 FROM comment_outbox
+WHERE abandoned_at IS NOT NULL;
+
+-- The reactions and replies owed to rating comments (006) follow the same rule.
+ALTER TABLE comment_feedback
+    ADD COLUMN refusals     integer     NOT NULL DEFAULT 0,
+    ADD COLUMN abandoned_at timestamptz;
+
+CREATE VIEW comment_feedback_abandoned AS
+SELECT comment_id, kind, repository, pull_request, attempts, refusals, last_error, abandoned_at
+FROM comment_feedback
 WHERE abandoned_at IS NOT NULL;
 
 -- Retention: deliveries older than HEATMETER_WEBHOOK_RETENTION are pruned by age.

@@ -144,6 +144,8 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         # Reactions and replies are looked for as often as comments are debounced.
         idle_poll_s=min(1.0, max(settings.comment_debounce_s, 0.05)),
+        lease_s=lease_for(settings.github_retry_budget_s),
+        max_refusals=settings.outbox_max_refusals,
         count=lambda kind, result: feedback_counts.labels(kind, result).inc(),
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)

@@ -1,4 +1,5 @@
-"""GitHub failing for a long stretch: comments wait and land; refused writes are abandoned.
+"""GitHub failing for a long stretch: comments, reactions and replies wait and land; writes
+GitHub keeps refusing are abandoned.
 
 The worker runs one pass at a time (``run_once``), and time between passes is simulated
 by moving the outbox row's ``not_before`` to now: hours of outage take no real waiting.
@@ -13,6 +14,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter.comments import feedback
+from heatmeter.comments.feedback_worker import FeedbackWorker
 from heatmeter.comments.retries import OUTAGE_CAP_S, next_try, refusal_schedule
 from heatmeter.comments.sticky import MARKER
 from heatmeter.comments.worker import CommentWorker
@@ -219,3 +222,94 @@ def test_outages_never_abandon_and_wait_at_most_ten_minutes_unless_asked() -> No
         assert decision.delay_s <= OUTAGE_CAP_S
     assert next_try(attempts=1, refusals=0, refused=False, retry_after=900).delay_s == 900
     assert next_try(attempts=3, refusals=0, refused=False).delay_s == 8
+
+
+@pytest.fixture
+def feedback_worker(
+    pool: asyncpg.Pool, fake_github: FakeGitHub, http: aiohttp.ClientSession
+) -> FeedbackWorker:
+    fake_github.add_repository(REPOSITORY)
+    fake_github.add_token(TOKEN)
+    github = GitHubClient(
+        http,
+        TokenAuth(TOKEN),
+        api_url=fake_github.url,
+        budget_s=5.0,
+        request_timeout_s=0.2,
+        sleep=InstantSleep(),
+    )
+    return FeedbackWorker(pool, github)
+
+
+async def feedback_rows(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM comment_feedback WHERE done_at IS NULL ORDER BY comment_id, kind"
+    )
+
+
+async def feedback_time_passes(db: asyncpg.Connection) -> None:
+    await db.execute("UPDATE comment_feedback SET not_before = now() WHERE not_before IS NOT NULL")
+
+
+async def test_reactions_and_replies_wait_out_a_long_outage_and_land_once(
+    feedback_worker: FeedbackWorker, fake_github: FakeGitHub, db: asyncpg.Connection
+) -> None:
+    rated = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate 4")
+    malformed = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate eleven")
+    await feedback.request_reaction(db, REPOSITORY, PR, rated["id"])
+    await feedback.request_reply(db, REPOSITORY, PR, malformed["id"], "the score is not 1-5")
+
+    for _ in range(2):
+        for kind, outage in OUTAGES.items():
+            fake_github.recover()
+            outage(fake_github)
+            assert await feedback_worker.run_once() == 2
+            rows = await feedback_rows(db)
+            assert len(rows) == 2, kind
+            for row in rows:
+                assert (row["abandoned_at"], row["refusals"]) == (None, 0), kind
+                assert row["last_error"].startswith("GitHubUnavailable"), kind
+            await feedback_time_passes(db)
+    # More failed tries than a refused write is allowed, and not given up.
+    assert min(row["attempts"] for row in await feedback_rows(db)) > 8
+
+    fake_github.recover()
+    assert await feedback_worker.run_once() == 2
+    assert await feedback_rows(db) == []
+    assert [r["content"] for r in fake_github.reactions(rated["id"])] == ["+1"]
+    marker = f"reply-to:{malformed['id']}"
+    replies = [c for c in fake_github.comments(REPOSITORY, PR) if marker in c["body"]]
+    assert len(replies) == 1
+
+
+async def test_a_reaction_github_keeps_refusing_is_abandoned_and_shown(
+    client: TestClient,
+    feedback_worker: FeedbackWorker,
+    fake_github: FakeGitHub,
+    db: asyncpg.Connection,
+) -> None:
+    rated = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate 4")
+    await feedback.request_reaction(db, REPOSITORY, PR, rated["id"])
+    refusal = {"message": "Resource not accessible by integration"}
+    fake_github.fail("POST", "/repos/*/reactions", 403, body=refusal, times=1000)
+
+    for refusals in range(1, 9):
+        assert await feedback_worker.run_once() == 1
+        [row] = await db.fetch("SELECT refusals FROM comment_feedback")
+        assert row["refusals"] == refusals
+        await feedback_time_passes(db)
+    [abandoned] = await db.fetch("SELECT * FROM comment_feedback_abandoned")
+    assert (abandoned["comment_id"], abandoned["kind"], abandoned["refusals"]) == (
+        rated["id"],
+        "reaction",
+        8,
+    )
+    assert await feedback_worker.run_once() == 0
+    samples = await scrape(client)
+    assert samples[("heatmeter_comment_feedback_abandoned", ())] == 1
+
+    # Access granted again and the rating edited: the reaction is owed afresh, and lands.
+    fake_github.recover()
+    await feedback.request_reaction(db, REPOSITORY, PR, rated["id"])
+    assert await feedback_worker.run_once() == 1
+    assert [r["content"] for r in fake_github.reactions(rated["id"])] == ["+1"]
