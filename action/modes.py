@@ -36,11 +36,11 @@ def _config_problems(inputs: Inputs) -> bool:
 def report_fields(
     inputs: Inputs, environ: Mapping[str, str], step: str
 ) -> dict[str, object] | None:
-    from action import context
+    from action import report
 
     try:
-        fields = context.run_fields(environ)
-    except context.ContextError as exc:
+        fields = report.run_fields(environ)
+    except report.ContextError as exc:
         wf.warning(f"task {inputs.task!r} is not reported: {exc}")
         return None
     fields.update(task=inputs.task, kind=inputs.kind, step=step)
@@ -72,7 +72,7 @@ def run_task(inputs: Inputs, environ: Mapping[str, str]) -> int:
     def warm_imports() -> None:
         # Import the reporting modules while the command runs, not after it. A failure
         # here surfaces again, with its reason, when the report is sent.
-        from action import context, report  # noqa: F401
+        from action import report  # noqa: F401
 
     wf.group(f"heatmeter: {inputs.task or 'task'} ({inputs.kind})")
     try:
@@ -124,9 +124,9 @@ def run_task(inputs: Inputs, environ: Mapping[str, str]) -> int:
 
 
 def step_key(inputs: Inputs, environ: Mapping[str, str]) -> str:
-    from action import context
+    from action import report
 
-    return context.step_key(inputs.id, environ)
+    return report.step_key(inputs.id, environ)
 
 
 def rfc3339(epoch: float) -> str:

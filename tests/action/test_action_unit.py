@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from action import context
+from action import report as reporting
 from action import workflow_commands as wf
 
 from .harness import (
@@ -428,13 +428,13 @@ def test_workflow_command_data_is_escaped(capsys: pytest.CaptureFixture[str]) ->
 def test_pull_request_number_from_each_event(tmp_path: Path) -> None:
     payload = tmp_path / "event.json"
     payload.write_text(json.dumps({"issue": {"number": 9, "pull_request": {"url": "u"}}}))
-    assert context.pull_request_number("issue_comment", str(payload)) == 9
+    assert reporting.pull_request_number("issue_comment", str(payload)) == 9
     payload.write_text(json.dumps({"issue": {"number": 9}}))
-    assert context.pull_request_number("issue_comment", str(payload)) is None
+    assert reporting.pull_request_number("issue_comment", str(payload)) is None
     payload.write_text(json.dumps({"pull_request": {"number": 5}}))
-    assert context.pull_request_number("pull_request_target", str(payload)) == 5
-    assert context.pull_request_number("push", str(payload)) is None
-    assert context.pull_request_number("pull_request", str(tmp_path / "missing.json")) is None
+    assert reporting.pull_request_number("pull_request_target", str(payload)) == 5
+    assert reporting.pull_request_number("push", str(payload)) is None
+    assert reporting.pull_request_number("pull_request", str(tmp_path / "missing.json")) is None
 
 
 def test_non_ascii_task_names_survive_any_console(
@@ -507,13 +507,11 @@ def test_hot_path_imports_no_heavy_module(
 
 @pytest.mark.parametrize("key_length", [0, 1, 15, 63, 64, 65, 200])
 def test_hmac_matches_the_standard_library(key_length: int) -> None:
-    from action import report
-
     key = bytes(range(256))[:key_length]
     for message in (b"", b"{}", os.urandom(1000)):
         expected = hmac.new(key, message, hashlib.sha256).hexdigest()
-        assert report.hmac_sha256(key, message) == expected
-    assert report.sign(SECRET, b"body") == (
+        assert reporting.hmac_sha256(key, message) == expected
+    assert reporting.sign(SECRET, b"body") == (
         "sha256=" + hmac.new(SECRET.encode(), b"body", hashlib.sha256).hexdigest()
     )
 
