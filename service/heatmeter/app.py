@@ -18,11 +18,13 @@ from .appkeys import (
     metrics_key,
     oidc_key,
     pool_key,
+    report_writer_key,
     settings_key,
 )
 from .comments.feedback_worker import FeedbackWorker
 from .comments.worker import CommentWorker, lease_for
 from .db.supervisor import Supervised, supervise
+from .db.upkeep import keep_history, upkeep
 from .github import USER_AGENT
 from .github.client import GitHubClient
 from .github.credentials import AppAuth, auth_from_settings
@@ -30,6 +32,7 @@ from .github.deliveries import DeliverySweeper
 from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
+from .reports.batches import ReportWriter
 from .reports.trust import OidcVerifier
 from .rollups import RollupRefresher
 from .scorecard import routes as scorecard
@@ -44,6 +47,8 @@ MAX_REQUEST_BYTES = 25 * 1024 * 1024
 # The first delivery sweep waits this long (or the interval, if shorter) after start-up:
 # redeliveries come to this service, which must be listening by then.
 FIRST_SWEEP_AFTER_S = 10.0
+# Creating this month's partitions may hold start-up this long at most.
+STARTUP_UPKEEP_S = 10.0
 
 
 def create_app(settings: Settings, *, embedded: Supervised | None = None) -> web.Application:
@@ -61,6 +66,7 @@ def create_app(settings: Settings, *, embedded: Supervised | None = None) -> web
     app.cleanup_ctx.append(_comment_worker)
     app.cleanup_ctx.append(_webhook_upkeep)
     app.cleanup_ctx.append(_rollup_refresher)
+    app.cleanup_ctx.append(_history_upkeep)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
@@ -91,7 +97,10 @@ async def _database_pool(app: web.Application) -> AsyncIterator[None]:
         server_settings={"application_name": f"heatmeter/{__version__}"},
     )
     app[pool_key] = pool
+    writer = app[report_writer_key] = ReportWriter(pool)
+    writer.start()
     yield
+    await writer.stop()
     await pool.close()
 
 
@@ -212,3 +221,24 @@ async def _webhook_upkeep(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _history_upkeep(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    pool = app[pool_key]
+    # Partitions before serving, so this month's is there; bounded, because the service
+    # also starts (and says so on /readyz) while Postgres is away. The snapshot, which
+    # takes seconds at millions of runs, is kept in the database across restarts and
+    # refreshed in the background.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            upkeep(pool, settings.retention_days, refresh=False), STARTUP_UPKEEP_S
+        )
+    task = asyncio.create_task(
+        keep_history(pool, settings.retention_days, settings.views_refresh_s),
+        name="history-upkeep",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -62,6 +62,11 @@ class Settings:
     read_token: str | None = field(default=None, repr=False)
     # The service's public base URL, for links to the scorecard from pull-request comments.
     public_url: str | None = None
+    # Task runs older than this many days are dropped, a whole month at a time; None keeps
+    # everything.
+    retention_days: int | None = None
+    # Seconds between refreshes of task_health's snapshot (and of the partition upkeep).
+    views_refresh_s: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +108,14 @@ class Settings:
             raise SettingsError(
                 f"HEATMETER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
             )
+        retention_days = None
+        if text("HEATMETER_RETENTION_DAYS") is not None:
+            retention_days = int(number("HEATMETER_RETENTION_DAYS", 0))
+            if retention_days < 1:
+                raise SettingsError(
+                    "HEATMETER_RETENTION_DAYS must be a whole number of days, at least 1 "
+                    "(leave it unset to keep every run)"
+                )
         return cls(
             database_url=text("DATABASE_URL"),
             host=text("HEATMETER_HOST") or cls.host,
@@ -133,6 +146,11 @@ class Settings:
             webhook_retention_s=duration("HEATMETER_WEBHOOK_RETENTION", cls.webhook_retention_s),
             read_token=text("HEATMETER_READ_TOKEN"),
             public_url=_public_url(text("HEATMETER_PUBLIC_URL")),
+            retention_days=retention_days,
+            views_refresh_s=_at_least_one(
+                number("HEATMETER_VIEWS_REFRESH", cls.views_refresh_s, float),
+                "HEATMETER_VIEWS_REFRESH",
+            ),
         )
 
     def __post_init__(self) -> None:
@@ -157,6 +175,12 @@ def _public_url(value: str | None) -> str | None:
             f"https://heatmeter.example.com, got {value!r}"
         )
     return value.rstrip("/")
+
+
+def _at_least_one(value: float, name: str) -> float:
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1 second, got {value:g}")
+    return value
 
 
 def _read_private_key(value: str | None) -> str | None:

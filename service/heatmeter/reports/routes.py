@@ -7,10 +7,10 @@ import json
 import structlog
 from aiohttp import web
 
-from ..appkeys import metrics_key, oidc_key, pool_key, settings_key
+from ..appkeys import metrics_key, oidc_key, report_writer_key, settings_key
 from ..http.errors import DATABASE_DOWN, json_error, read_body
+from ..http.middleware import add_to_request_log
 from .schema import ReportError, parse_report
-from .store import store_report
 from .trust import (
     SIGNATURE_HEADER,
     AuthError,
@@ -69,11 +69,14 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
         log.warning("report for another repository or run", reason=exc.detail)
         return json_error(exc.status, "forbidden", exc.detail), "forbidden"
 
-    async with request.app[pool_key].acquire() as conn:
-        stored = await store_report(conn, report, reporter)
-    log.info(
-        "report stored",
-        id=stored.id,
+    try:
+        document = body.decode()
+    except UnicodeDecodeError:  # JSON in UTF-16 or -32: hand Postgres UTF-8 all the same
+        document = json.dumps(data)
+    stored = await request.app[report_writer_key].store(report, document, reporter)
+    # One log line per request: the middleware's, which carries these.
+    add_to_request_log(
+        report_id=stored.id,
         duplicate=stored.duplicate,
         repository=report.repository,
         task=report.task,
