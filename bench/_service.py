@@ -42,9 +42,9 @@ def postgres() -> Iterator[str]:
 
     with (
         tempfile.TemporaryDirectory(prefix="heatmeter-bench-") as data,
-        embedded_postgres(Path(data)) as dsn,
+        embedded_postgres(Path(data)) as embedded,
     ):
-        yield dsn
+        yield embedded.dsn
 
 
 async def _execute(url: str, sql: str) -> None:
