@@ -44,6 +44,12 @@ class ServiceMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.errors = Counter(
+            "heatmeter_http_errors",
+            "Requests answered with an error, by status and error code (500: our bugs)",
+            ["status", "error"],
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "heatmeter_http_request_duration_seconds",
             "Time to answer an HTTP request, by route and status class",

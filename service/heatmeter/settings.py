@@ -34,6 +34,10 @@ class Settings:
     # outbox takes over and retries it later.
     github_retry_budget_s: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # How long a request's body may take to arrive in full; a client that sends half a
+    # body and stalls loses its connection then (408). GitHub gives up on a webhook after
+    # 10 s, so no delivery worth having takes longer.
+    body_timeout_s: float = 10.0
     log_format: str = "auto"
 
     @classmethod
@@ -78,6 +82,7 @@ class Settings:
             github_retry_budget_s=number(
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
+            body_timeout_s=number("HEATMETER_BODY_TIMEOUT", cls.body_timeout_s, float),
             log_format=log_format,
         )
 

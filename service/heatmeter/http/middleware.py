@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key
-from .errors import DATABASE_DOWN, json_error
+from .errors import DATABASE_DOWN, ERROR_CODE, ClientError, json_error
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         response = await _answer(request, handler)
         response.headers["X-Request-Id"] = request_id
-        request.app[metrics_key].observe_request(request, response.status, started)
+        metrics = request.app[metrics_key]
+        metrics.observe_request(request, response.status, started)
+        if response.status >= 400:
+            metrics.errors.labels(str(response.status), response.get(ERROR_CODE, "unknown")).inc()
         log.info(
             "request",
             method=request.method,
@@ -41,6 +44,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ClientError as exc:
+        # Also a client that hung up mid-body: its fault, not an outage of ours.
+        log.info("request refused", error=exc.error, detail=exc.detail)
+        response = json_error(exc.status, exc.error, exc.detail)
+        if exc.close:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -54,7 +64,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.warning("database unavailable", error=repr(exc))
         return json_error(503, "database_unavailable", "the database is unreachable; retry later")
     except Exception:
-        log.exception("unhandled error")
+        # Our bug: the traceback goes to the log, never into the answer.
+        log.exception("unhandled error", method=request.method, path=request.path)
         return json_error(500, "internal_error", "an unexpected error; it has been logged")
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key, oidc_key, pool_key, settings_key
-from ..http.errors import DATABASE_DOWN, json_error, read_body
-from .schema import ReportError, parse_report
+from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
+from ..http.jsonbody import JsonBodyError, decode_json
+from .schema import MAX_DEPTH, ReportError, parse_report
 from .store import store_report
 from .trust import (
     SIGNATURE_HEADER,
@@ -29,7 +28,7 @@ async def post_report(request: web.Request) -> web.Response:
     reports = request.app[metrics_key].reports
     try:
         response, result = await _receive(request)
-    except web.HTTPException:
+    except (web.HTTPException, ClientError):
         reports.labels("rejected").inc()
         raise
     except DATABASE_DOWN:
@@ -46,7 +45,7 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
         return json_error(
             415, "unsupported_media_type", "send the report as Content-Type: application/json"
         ), "rejected"
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
     try:
         reporter = await _authenticate(request, body)
     except AuthError as exc:
@@ -56,9 +55,9 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
     except OidcUnavailable as exc:
         return json_error(503, "oidc_unavailable", str(exc)), "unavailable"
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return json_error(400, "invalid_json", f"the body is not JSON: {exc}"), "invalid"
+        data = decode_json(body, max_depth=MAX_DEPTH)
+    except JsonBodyError as exc:
+        return json_error(400, "invalid_json", str(exc)), "invalid"
     try:
         report = parse_report(data)
     except ReportError as exc:

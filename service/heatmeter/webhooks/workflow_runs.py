@@ -8,7 +8,15 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
-from .payloads import repository_name
+from ..http.schemas import INT32_MAX
+from .payloads import (
+    REPOSITORY,
+    identifier,
+    obj,
+    optional_identifier,
+    reads,
+    repository_name,
+)
 
 router = routing.Router()
 
@@ -24,7 +32,26 @@ WHERE repository = $1 AND run_id = $2 AND pull_request IS NOT NULL
 """
 
 
+COMPLETED_RUN_FIELDS = obj(
+    ["workflow_run", "repository"],
+    repository={**REPOSITORY, "required": ["full_name", "id"]},
+    workflow_run=obj(
+        ["id"],
+        id=identifier(),
+        pull_requests={
+            "type": ["array", "null"],
+            "items": obj(
+                ["number"],
+                number=identifier(INT32_MAX),
+                base=obj(repo=obj(nullable=True, id=optional_identifier())),
+            ),
+        },
+    ),
+)
+
+
 @router.register("workflow_run", action="completed")
+@reads(COMPLETED_RUN_FIELDS)
 async def refresh_run_pull_requests(
     event: sansio.Event, *, db: asyncpg.Connection, **_: Any
 ) -> None:
