@@ -14,14 +14,17 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from heatmeter.app import create_app
 from heatmeter.db.migrations import migrate
+from heatmeter.http.server import AppRunner
 from heatmeter.settings import Settings
 
 from .oidc_issuer import OidcIssuer, serve_issuer
@@ -139,12 +142,25 @@ def settings(database_url: str) -> Settings:
     )
 
 
+class ServiceTestServer(TestServer):
+    """The app served as `heatmeter serve` serves it: its runner (JSON answers from the HTTP
+    parser too) and aiohttp's default of letting a handler finish when its client leaves."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        kwargs.pop("handler_cancellation", None)
+        return AppRunner(self.app, **kwargs)
+
+
+async def serve_app(aiohttp_client: Callable[..., TestClient], settings: Settings) -> TestClient:
+    return await aiohttp_client(ServiceTestServer(create_app(settings)))
+
+
 @pytest.fixture
 async def client(
     aiohttp_client: Callable[..., TestClient], settings: Settings, db: asyncpg.Connection
 ) -> TestClient:
     """The service on a real TCP port of 127.0.0.1, over the session's database."""
-    return await aiohttp_client(create_app(settings))
+    return await serve_app(aiohttp_client, settings)
 
 
 @pytest.fixture

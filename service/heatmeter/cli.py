@@ -56,9 +56,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from .app import create_app
+    from .http.server import serve
 
     with database(settings) as settings:
         if not args.no_migrate:
@@ -67,17 +66,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port = args.port or settings.port
         log.info("serving", url=f"http://{host}:{port}")
         try:
-            # run_app turns SIGINT/SIGTERM into a graceful stop: the listener closes, requests
-            # in flight get shutdown_timeout seconds to finish, then cleanup_ctx runs.
-            web.run_app(
-                create_app(settings),
-                host=host,
-                port=port,
-                print=None,
-                access_log=None,
-                shutdown_timeout=10,
-                handle_signals=True,
-            )
+            # SIGINT/SIGTERM stop gracefully: the listener closes, requests in flight get
+            # shutdown_timeout seconds to finish, then cleanup_ctx runs.
+            serve(create_app(settings), host=host, port=port, shutdown_timeout=10, access_log=None)
         except OSError as exc:
             # Binding the port is the one OSError left once the database answered.
             log.error("cannot listen", host=host, port=port, error=str(exc))

@@ -23,6 +23,8 @@ DATABASE_DOWN = (
 RETRY_AFTER_S = 5
 # The ``error`` code of an answer made by `json_error`, for the middleware's counter.
 ERROR_CODE = web.ResponseKey("error", str)
+# Set on an answer after which the middleware closes the connection (see `ClientError`).
+CLOSE_CONNECTION = web.ResponseKey("close_connection", bool)
 
 
 class ClientError(Exception):

@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key
-from .errors import DATABASE_DOWN, ERROR_CODE, ClientError, json_error
+from .errors import CLOSE_CONNECTION, DATABASE_DOWN, ERROR_CODE, ClientError, json_error
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +38,19 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             status=response.status,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        if response.get(CLOSE_CONNECTION):
+            await _answer_and_close(request, response)
         return response
+
+
+async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Send the answer, then close at once. aiohttp would otherwise keep reading (and
+    discarding) an unread body for up to 10 s ("lingering"), so that a client still
+    sending sees the answer; a client whose body was refused or stalled gets no such time."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -48,8 +60,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Also a client that hung up mid-body: its fault, not an outage of ours.
         log.info("request refused", error=exc.error, detail=exc.detail)
         response = json_error(exc.status, exc.error, exc.detail)
-        if exc.close:
-            response.force_close()
+        response[CLOSE_CONNECTION] = exc.close
         return response
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -109,6 +109,7 @@ async def _receive(request: web.Request, delivery: _Delivery) -> web.Response:
     # The delivery row and every effect of the handlers commit together: a handler that
     # fails leaves no trace, so GitHub's redelivery runs it again from the start. A handler
     # that raises is our bug: the middleware answers 500, logs the traceback, counts it.
+    delivery.result = "error"
     async with request.app[pool_key].acquire() as conn, conn.transaction():
         first = await conn.fetchval(RECORD_DELIVERY, delivery_id, event_name, data.get("action"))
         if first is None:
