@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format fuzz bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -27,6 +27,11 @@ run: $(VENV)/.installed
 ## test: install the dev dependencies, lint, and run the whole suite
 test: lint
 	$(BIN)/python -m pytest
+
+## fuzz: the fuzzers of tests/fuzz/ with random seeds and many more cases (a few minutes)
+FUZZ_EXAMPLES ?= 1500
+fuzz: $(VENV)/.installed-dev
+	HEATMETER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz --durations=0
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -29,15 +29,14 @@ sys.path.insert(0, str(ROOT))
 from action import context, transport  # noqa: E402
 from action import workflow_commands as wf  # noqa: E402
 
-from .outputs import parse_outputs  # noqa: E402
+from .outputs import parse_outputs, shift_start_back  # noqa: E402
 
 SECRET = "s3cr3t-Value/42"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 OIDC_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJyZXBvc2l0b3J5Ijoib2N0by9hcHAifQ.c2lnbmF0dXJl"
 REQUEST_TOKEN = "runner-request-token"
-# Generous bounds on a slow CI machine; the action's own budget is 7 s in the worst case.
-UNREACHABLE_BOUND_S = 6.0
-HUNG_BOUND_S = 9.5
+# How long the action may take is checked with an injected clock (test_budget.py), not
+# by timing these runs: a busy machine must not fail them.
 
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX shells and signals")
 
@@ -177,7 +176,6 @@ class Runner:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
             cwd=self.workdir,
             check=False,
         )
@@ -258,7 +256,7 @@ def test_passing_command_is_timed_signed_and_summarised(
     assert lines.index("hello from the task") > lines.index("::group::heatmeter: deploy (deploy)")
     assert lines.index("::endgroup::") > lines.index("hello from the task")
     assert result.outputs["outcome"] == "success"
-    assert 200 <= int(result.outputs["duration-ms"]) < 5000
+    assert int(result.outputs["duration-ms"]) >= 200  # the command's sleep 0.2
     assert annotations(result.stdout, "warning") == []
     assert "Traceback" not in result.stderr
 
@@ -352,18 +350,16 @@ def test_cancelled_job_forwards_the_signal_and_reports_cancelled(
             "secret": SECRET,
         },
     )
-    began = time.monotonic()
     action = subprocess.Popen(
         [ACTION_PYTHON, "-I", "-S", str(MAIN)], env=env, stdout=subprocess.PIPE, text=True
     )
-    while not marker.exists():
-        assert time.monotonic() - began < 10, "the command never started"
+    while not marker.exists():  # until the command runs
         time.sleep(0.02)
     action.send_signal(signal.SIGTERM)
-    stdout, _ = action.communicate(timeout=20)
+    # It ends on the signal, not after the command's 30 s: pytest's timeout would stop it.
+    stdout, _ = action.communicate()
 
     assert action.returncode == 128 + signal.SIGTERM
-    assert time.monotonic() - began < 10
     report = server.reports()[0].json()
     assert report["outcome"] == "cancelled"
     assert parse_outputs((run_action.workdir / "output").read_text())["outcome"] == "cancelled"
@@ -378,7 +374,7 @@ def test_start_then_finish_reports_both_with_one_step_key(
 ) -> None:
     service = {"service-url": server.url, "secret": SECRET}
     started = run_action(task="scaffold", kind="scaffolding", phase="start", **service)
-    time.sleep(0.3)
+    shift_start_back(run_action.workdir / "temp", 300)  # "started 5 minutes ago"
     run_action.env["GITHUB_ACTION"] = "__run_7"  # the finish is another step
     finished = run_action(task="scaffold", phase="finish", outcome="success", **service)
 
@@ -393,7 +389,7 @@ def test_start_then_finish_reports_both_with_one_step_key(
     assert finish["started_at"] == start["started_at"]
     assert finish["outcome"] == "success"
     assert "exit_code" not in finish
-    assert 300 <= finish["duration_ms"] < 5000
+    assert finish["duration_ms"] >= 300_000
     assert finished.outputs == {"duration-ms": str(finish["duration_ms"]), "outcome": "success"}
     assert "scaffolding | ✅ success" in finished.summary
     assert list((run_action.workdir / "temp").iterdir()) == []  # state removed
@@ -414,8 +410,10 @@ def test_overlapping_tasks_are_kept_apart_by_id(
 ) -> None:
     service = {"service-url": server.url, "secret": SECRET}
     run_action(task="deploy", id="eu", phase="start", **service)
-    time.sleep(0.3)
     run_action(task="deploy", id="us", phase="start", **service)
+    # Each finish must read its own start: eu's started 1000 s ago, us's 3000 s ago.
+    shift_start_back(run_action.workdir / "temp", 1000, step="eu")
+    shift_start_back(run_action.workdir / "temp", 3000, step="us")
     eu = run_action(task="deploy", id="eu", phase="finish", outcome="failure", **service)
     us = run_action(task="deploy", id="us", phase="finish", outcome="success", **service)
 
@@ -426,7 +424,8 @@ def test_overlapping_tasks_are_kept_apart_by_id(
         ("eu", "finish", "failure"),
         ("us", "finish", "success"),
     ]
-    assert int(eu.outputs["duration-ms"]) >= int(us.outputs["duration-ms"]) + 250
+    assert 1_000_000 <= int(eu.outputs["duration-ms"]) < 3_000_000
+    assert int(us.outputs["duration-ms"]) >= 3_000_000
     assert annotations(eu.stdout + us.stdout, "warning") == []
 
 
@@ -565,7 +564,6 @@ def test_service_down_warns_keeps_exit_code_and_is_bounded(run_action: Runner) -
     [warning] = annotations(result.stdout, "warning")
     assert "unreachable" in warning
     assert "3 attempt(s)" in warning
-    assert result.elapsed < UNREACHABLE_BOUND_S
     assert "not sent (service unreachable)" in result.summary
     assert "Traceback" not in result.stderr
 
@@ -591,7 +589,6 @@ def test_hung_service_times_out_within_the_budget(run_action: Runner) -> None:
 
     assert result.returncode == 0
     assert "timed out" in annotations(result.stdout, "warning")[0]
-    assert result.elapsed < HUNG_BOUND_S
 
 
 def test_client_error_is_not_retried_and_shows_the_detail(
@@ -724,7 +721,6 @@ def test_long_retry_after_is_capped(run_action: Runner, server: RecordingServer)
 
     assert len(server.requests) == 2
     assert annotations(result.stdout, "warning") == []
-    assert result.elapsed < 5.0
 
 
 def test_non_ascii_task_names_survive_any_console(
@@ -779,7 +775,6 @@ def test_hot_path_imports_no_heavy_module(
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
         check=False,
     )
 
@@ -1023,5 +1018,4 @@ def test_untrusted_certificate_is_not_retried(
     [warning] = annotations(result.stdout, "warning")
     assert "TLS certificate of 127.0.0.1 rejected" in warning
     assert server.requests == []
-    assert result.elapsed < UNREACHABLE_BOUND_S
     assert "Traceback" not in result.stderr

@@ -5,10 +5,10 @@ number of more than 4,300 digits (ValueError from int()), nesting deep enough to
 the C decoder's recursion (RecursionError), and NaN/Infinity, which are not JSON at all.
 Here each is a `JsonBodyError` that names what is wrong.
 
-Numbers with a fraction or an exponent decode to `Decimal`, never `float`: JSON Schema
-would count `1.0` or `1e3` as an integer, and a float that slipped through as one reaches
-Postgres as `1` from `1.5`-shaped payloads or fails there. As a `Decimal` it is simply
-"not an integer" to both validators the service uses.
+Numbers are exact, never `float`: JSON Schema counts `1.0` and `1e3` as the integers 1
+and 1000, so they decode to those `int`s; any other number with a fraction or exponent
+decodes to `Decimal`, which both validators the service uses see as "not an integer"
+(a float there would reach Postgres rounded, or fail there).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 # No field of a report or of the webhook payloads heatmeter reads needs more than 20
 # digits; 100 leaves room without letting a number cost anything.
 MAX_NUMBER_CHARS = 100
+_MAX_INTEGER_DIGITS = 30
 
 
 class JsonBodyError(ValueError):
@@ -74,10 +75,15 @@ def _integer(text: str) -> int:
     return int(text)
 
 
-def _decimal(text: str) -> Decimal:
+def _decimal(text: str) -> Decimal | int:
     if len(text) > MAX_NUMBER_CHARS:
         raise JsonBodyError(f"the body holds a number of more than {MAX_NUMBER_CHARS} characters")
-    return Decimal(text)
+    number = Decimal(text)
+    # An integral value is an integer; past 30 digits it is no field's, and int() of
+    # `1e99999` would cost what the digit limit is there to prevent.
+    if number == number.to_integral_value() and number.adjusted() < _MAX_INTEGER_DIGITS:
+        return int(number)
+    return number
 
 
 def _not_json(name: str) -> Any:

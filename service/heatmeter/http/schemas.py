@@ -144,7 +144,7 @@ def json_path(path: list[Any]) -> str:
 
 
 _TYPE_WORDS = {
-    "integer": "an integer (no fraction or exponent)",
+    "integer": "an integer",
     "object": "an object",
     "array": "an array",
     "string": "a string",

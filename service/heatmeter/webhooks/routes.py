@@ -96,8 +96,10 @@ async def _receive(request: web.Request, delivery: _Delivery) -> web.Response:
     if not isinstance(data, dict):
         return json_error(400, "bad_webhook", "the payload is not a JSON object")
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
-    handlers = router.fetch(event)
-    problems = _payload_problems(data, handlers)
+    # The envelope first: the router looks handlers up by `action`, which must be text.
+    problems = explain(ENVELOPE_VALIDATOR, data)
+    handlers = frozenset() if problems else router.fetch(event)
+    problems = problems or _handler_problems(data, handlers)
     log_ = log.bind(event=event_name, action=data.get("action"), delivery_id=delivery_id)
     if problems:
         log_.warning("webhook payload refused", fields=problems)
@@ -143,9 +145,9 @@ def _check_headers(request: web.Request) -> ClientError | None:
     return None
 
 
-def _payload_problems(data: dict, handlers: frozenset) -> dict[str, str]:
-    """What the envelope and the schemas of the handlers about to run say is wrong."""
-    problems = explain(ENVELOPE_VALIDATOR, data)
+def _handler_problems(data: dict, handlers: frozenset) -> dict[str, str]:
+    """What the schemas of the handlers about to run say is wrong with the payload."""
+    problems: dict[str, str] = {}
     for handler in handlers:
         validator = validator_of(handler)
         if validator is None:
