@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format fuzz bench clean
+.PHONY: run demo test browser-test lint format fuzz bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -24,14 +24,30 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/heatmeter serve
 
+## demo: fill the database `make run` uses with a labelled synthetic history
+demo: $(VENV)/.installed
+	$(BIN)/heatmeter demo
+
 ## test: install the dev dependencies, lint, and run the whole suite
-test: lint
+test: lint tests/js/node_modules/.installed
 	$(BIN)/python -m pytest
 
 ## fuzz: the fuzzers of tests/fuzz/ with random seeds and many more cases (a few minutes)
 FUZZ_EXAMPLES ?= 1500
 fuzz: $(VENV)/.installed-dev
 	HEATMETER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz --durations=0
+# Mermaid 11 (and jsdom) for the test that parses every chart the PR comment emits:
+# the versions locked in tests/js/package-lock.json, reinstalled when it changes.
+tests/js/node_modules/.installed: tests/js/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs node 18+ and npm (for the Mermaid chart check)"; exit 1; }
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## browser-test: the scorecard in a real headless Chromium (needs the chromium package)
+browser-test: $(VENV)/.installed-dev
+	@command -v chromium >/dev/null || [ -n "$$HEATMETER_CHROMIUM" ] \
+		|| { echo "browser-test needs Chromium: apt-get install -y chromium"; exit 1; }
+	$(BIN)/python -m pytest -m browser tests/browser
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -46,6 +62,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/action_overhead.py
 	$(BIN)/python bench/report_ingest.py
 	$(BIN)/python bench/comment_burst.py
+	$(BIN)/python bench/scorecard_pages.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules

@@ -17,6 +17,7 @@ FALSE_WORDS = frozenset({"false", "no", "0", "off", ""})
 NAMES = (
     "task",
     "kind",
+    "version",
     "run",
     "shell",
     "phase",
@@ -44,6 +45,7 @@ class Inputs:
         self.problems: list[str] = []
         self.task = get("task")
         self.kind = get("kind", "other").lower()
+        self.version = get("version")
         self.run = environ.get(variable("run"), "")
         self.shell = get("shell", "bash")
         self.phase = get("phase").lower()
@@ -64,6 +66,10 @@ class Inputs:
             self.problems.append(f"task must be at most 100 characters, not {len(self.task)}")
         if self.kind not in KINDS:
             self.problems.append(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if len(self.version) > 100:
+            self.problems.append(f"version must be at most 100 characters, not {len(self.version)}")
+        elif any(ord(char) < 32 or ord(char) == 127 for char in self.version):
+            self.problems.append("version must not contain control characters")
         if len(self.id) > 200:
             self.problems.append(f"id must be at most 200 characters, not {len(self.id)}")
         if self.service_url and not self.service_url.startswith(("http://", "https://")):

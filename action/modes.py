@@ -45,6 +45,8 @@ def _report_fields(
         wf.warning(f"task {inputs.task!r} is not reported: {exc}")
         return None
     fields.update(task=inputs.task, kind=inputs.kind, step=step)
+    if inputs.version:
+        fields["version"] = inputs.version
     return fields
 
 
@@ -143,6 +145,7 @@ def start_task(inputs: Inputs, environ: Mapping[str, str]) -> int:
     record = {
         "step": step,
         "kind": inputs.kind,
+        "version": inputs.version,
         "started_at": _rfc3339(started_epoch),
         "started_epoch": started_epoch,
         "started_monotonic": started_monotonic,
@@ -194,6 +197,7 @@ def finish_task(inputs: Inputs, environ: Mapping[str, str]) -> int:
 
     kind = str(record.get("kind") or inputs.kind)
     inputs.kind = kind  # the start decided the kind; the summary and report follow it
+    inputs.version = str(record.get("version") or inputs.version)
     wf.set_outputs({"duration-ms": str(duration_ms), "outcome": inputs.outcome})
     fields = _report_fields(inputs, environ, str(record.get("step") or _step(inputs, environ)))
     if fields is not None:

@@ -13,6 +13,8 @@ if (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
 
 SUMMARY_HEADER = "| Task | Kind | Outcome | Duration | Report |\n| --- | --- | --- | ---: | --- |\n"
 
+# The same icons and words as the service's PR comment (heatmeter/summary/render.py);
+# tests/test_vocabulary.py checks that the two agree.
 OUTCOME_LABELS = {
     "success": "✅ success",
     "failure": "❌ failure",
@@ -111,14 +113,22 @@ def markdown_code_cell(text: str) -> str:
     return f"{fence} {body} {fence}"
 
 
-def format_duration(duration_ms: int) -> str:
-    if duration_ms < 1000:
-        return f"{duration_ms} ms"
-    seconds = duration_ms / 1000
+def format_duration(duration_ms: float) -> str:
+    """``850 ms``, ``1.2 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``, as the PR comment."""
+    whole_ms = int(max(duration_ms, 0) + 0.5)
+    if whole_ms < 1000:
+        return f"{whole_ms} ms"
+    tenths = (whole_ms + 50) // 100
+    if tenths < 100:
+        return f"{tenths // 10}.{tenths % 10} s"
+    seconds = (whole_ms + 500) // 1000
     if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def summary_table(task: str, kind: str, outcome: str, duration_ms: int, report: str) -> str:

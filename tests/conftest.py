@@ -139,6 +139,8 @@ def settings(database_url: str) -> Settings:
         report_secret=REPORT_SECRET,
         webhook_secret="test-webhook-secret",
         log_format="console",
+        # Tests refresh the roll-ups themselves, when their data is in place.
+        rollup_interval_s=0,
     )
 
 

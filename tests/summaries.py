@@ -9,8 +9,13 @@ from heatmeter.summary.metrics import RunSample
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def runs(*spec: tuple[str | None, int | None], url: str | None = "auto") -> list[RunSample]:
-    """Runs one minute apart, in the order given, as (outcome, duration_ms) pairs."""
+def runs(
+    *spec: tuple[str | None, int | None], url: str | None = "auto", sha: str | None = None
+) -> list[RunSample]:
+    """Runs one minute apart, in the order given, as (outcome, duration_ms) pairs.
+
+    Each run is its own commit unless ``sha`` puts them all on one.
+    """
     return [
         RunSample(
             run_id=100 + i,
@@ -19,6 +24,7 @@ def runs(*spec: tuple[str | None, int | None], url: str | None = "auto") -> list
             duration_ms=duration,
             started_at=T0 + timedelta(minutes=i),
             url=f"https://github.com/o/r/actions/runs/{100 + i}" if url == "auto" else url,
+            sha=sha,
         )
         for i, (outcome, duration) in enumerate(spec)
     ]

@@ -114,6 +114,17 @@ async def test_a_passing_command_is_stored_as_success(
     assert "deploy" in run.summary
 
 
+async def test_the_version_input_reaches_task_runs(
+    client: TestClient, runner, db: asyncpg.Connection
+) -> None:
+    run = await runner(
+        url_of(client), task="deploy", kind="deploy", version="v3.1", run="true",
+        secret=REPORT_SECRET,
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert await db.fetchval("SELECT version FROM task_runs WHERE task = 'deploy'") == "v3.1"
+
+
 async def test_a_failing_command_keeps_its_exit_code_and_is_stored_as_failure(
     client: TestClient, runner, db: asyncpg.Connection
 ) -> None:

@@ -66,6 +66,19 @@ async def test_start_then_finish_completes_one_row(
     assert await db.fetchval("SELECT outcome FROM task_runs") == "failure"
 
 
+async def test_the_version_is_stored_and_the_starts_version_stands(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    start = make_report(
+        phase="start", finished_at=None, duration_ms=None, outcome=None, version="v3"
+    )
+    assert (await post(client, start)).status == 202
+    assert (await post(client, make_report(version="v4"))).status == 202
+    assert (await post(client, make_report(run_id=2))).status == 202
+    rows = await db.fetch("SELECT run_id, version FROM task_runs ORDER BY run_id")
+    assert [tuple(r) for r in rows] == [(2, None), (1001, "v3")]
+
+
 async def test_other_steps_of_the_same_task_are_separate_runs(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
@@ -91,6 +104,10 @@ async def test_other_steps_of_the_same_task_are_separate_runs(
         ({"phase": "start"}, {"finished_at", "duration_ms", "outcome", "exit_code"}),
         ({"surprise": 1}, {"surprise"}),
         ({"sha": "not-a-sha"}, {"sha"}),
+        ({"version": ""}, {"version"}),
+        ({"version": "v" * 101}, {"version"}),
+        ({"version": "v3\n"}, {"version"}),
+        ({"version": 3}, {"version"}),
     ],
 )
 async def test_invalid_reports_name_their_bad_fields(

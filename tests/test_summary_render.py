@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from heatmeter.comments.sticky import MARKER, with_marker
+from heatmeter.summary.charts import _axis_top, _time_labels
 from heatmeter.summary.metrics import TaskSummary, summarize_task
 from heatmeter.summary.render import (
     CHART_TASKS,
@@ -45,7 +46,7 @@ def task(
     kind: str = "deploy",
     *,
     n: int = 3,
-    baseline: tuple[int, ...] = (1000, 1100, 1200),
+    baseline: tuple[int, ...] = (1000, 1100, 1200, 1100, 1050),
     outcome: str = "success",
     url: str | None = "auto",
 ) -> TaskSummary:
@@ -65,6 +66,8 @@ def table_rows(text: str) -> list[str]:
 
 
 def outside_code_fences(text: str) -> str:
+    """The comment without its charts, nor the rating invitation's own code spans."""
+    text = re.sub(r"^How did these tasks feel\?.*$", "", text, flags=re.MULTILINE)
     return re.sub(r"```mermaid\n.*?\n```", "", text, flags=re.DOTALL)
 
 
@@ -83,15 +86,57 @@ def test_row_shows_every_column():
     assert header.count("|") == COLUMNS + 1
     assert row == (
         "| deploy | deploy | 3 | 3 ✅ | 100 % (base 100 %) | ✅ 920 ms | 910 ms / 918 ms "
-        "| 1.1 s (n=3) | -17 % | 1 | [logs](https://github.com/o/r/actions/runs/102) |"
+        "| 1.1 s, n=5, ±227 ms | on par | 1 | [logs](https://github.com/o/r/actions/runs/102) |"
     )
 
 
-def test_zero_baseline_history_reads_no_baseline_yet():
-    text = render([task(baseline=())])
-    assert "no baseline yet" in table_rows(text)[1]
-    assert "no baseline" in html.unescape(text.split("\n\n")[1]).lower()
+def test_a_baseline_shows_its_p50_n_and_band_and_within_it_on_par():
+    text = render([task(n=3, baseline=(400, 420, 380, 410, 390, 405, 395, 400))])
+    row = table_rows(text)[1]
+    assert "| 400 ms, n=8, ±40 ms | +127 % |" in row  # p50 910 ms: slower
+    on_par = render([task(n=3, baseline=(900, 920, 880, 910, 890, 905, 895, 900))])
+    assert "| 900 ms, n=8, ±90 ms | on par |" in table_rows(on_par)[1]
+
+
+@pytest.mark.parametrize(("n", "more"), [(0, "5 more runs"), (1, "4 more runs"),
+                                         (4, "1 more run")])  # fmt: skip
+def test_too_little_default_branch_history_says_how_many_more_runs(n: int, more: str):
+    text = render([task(baseline=(1000,) * n)])
+    assert f"| n={n}, {more} needed | — |" in table_rows(text)[1]
+    assert f"deploy ({more})" in text.split("\n\n")[1]
     assert "line [" not in text  # no baseline line on the chart
+
+
+def test_the_verdict_is_plain_markdown_and_only_names_are_escaped():
+    text = render([task("a_b & <c>", baseline=(1000,))])
+    line = text.split("\n\n")[1]
+    assert line.startswith("ℹ️ Too few default-branch runs to compare with yet: ")  # noqa: RUF001
+    assert "a&#95;b &#38; &#60;c&#62; (4 more runs)" in line
+    assert "&#" not in line.replace("a&#95;b &#38; &#60;c&#62;", "")
+
+
+def test_a_flaky_task_is_marked():
+    flaky = summarize_task(
+        "deploy", "deploy", runs(("failure", 900), ("success", 950), sha="a"), []
+    )
+    text = render([flaky])
+    assert "| 1 ✅ 1 ❌ 🔁 |" in table_rows(text)[1]
+    assert "🔁 flaky: deploy" in text.split("\n\n")[1]
+
+
+def test_runs_without_a_duration_are_counted_and_said():
+    summary = summarize_task("deploy", "deploy", runs(("success", 900), ("failure", None)), [])
+    text = render([summary])
+    assert "| ❌ no duration |" in table_rows(text)[1]
+    assert "1 run has no duration" in text
+
+
+def test_a_task_on_two_runner_systems_is_named_with_each():
+    linux = summarize_task("deploy", "deploy", runs(("success", 900)), [], runner_os="Linux")
+    windows = summarize_task("deploy", "deploy", runs(("success", 900)), [], runner_os="Windows")
+    lone = summarize_task("lint", "other", runs(("success", 900)), [], runner_os="Linux")
+    names = [row.split(" | ")[0] for row in table_rows(render([linux, windows, lone]))[1:]]
+    assert names == ["| deploy (Linux)", "| deploy (Windows)", "| lint"]
 
 
 def test_zero_tasks():
@@ -119,17 +164,31 @@ def test_tasks_needing_attention_come_first():
     assert table_rows(text)[1].startswith("| broken |")
 
 
-def test_chart_shows_recent_durations_against_the_baseline():
-    text = render([task(n=4, baseline=(2000,))])
+def test_chart_shows_recent_durations_from_zero_against_the_baseline():
+    text = render([task(n=4, baseline=(2000,) * 5)])
     chart = re.search(r"```mermaid\n(.*?)\n```", text, flags=re.DOTALL).group(1)
     assert chart.splitlines() == [
         "xychart-beta",
         '    title "deploy: last 4 runs vs baseline p50 (s)"',
-        '    x-axis ["1", "2", "3", "4"]',
-        '    y-axis "s"',
+        '    x-axis "run started (UTC)" '
+        '["03-01 12:00", "03-01 12:01", "03-01 12:02", "03-01 12:03"]',
+        '    y-axis "s" 0 --> 2.5',
         "    bar [0.9, 0.9, 0.9, 0.9]",
         "    line [2.0, 2.0, 2.0, 2.0]",
     ]
+
+
+@pytest.mark.parametrize(
+    ("peak", "top"),
+    [(940, "1000"), (400, "500"), (1, "1.2"), (0.3, "0.4"), (59.9, "80"), (0, "1")],
+)
+def test_the_y_axis_ends_at_a_round_number_above_the_peak(peak, top):
+    assert _axis_top(peak) == top
+
+
+def test_equal_start_minutes_get_distinct_labels():
+    same = [T0, T0 + timedelta(seconds=20), T0 + timedelta(minutes=1)]
+    assert _time_labels(same) == ["03-01 12:00", "03-01 12:00 (2)", "03-01 12:01"]
 
 
 def test_footer_names_the_pull_request_in_utc():
@@ -255,9 +314,10 @@ def test_safe_url_is_kept():
         (9_949, "9.9 s"),
         (9_950, "10 s"),
         (42_400, "42 s"),
-        (59_600, "1 m 00 s"),
-        (185_000, "3 m 05 s"),
-        (3_725_000, "1 h 02 m"),
+        (59_600, "1 min 00 s"),
+        (65_000, "1 min 05 s"),
+        (185_000, "3 min 05 s"),
+        (3_725_000, "1 h 02 min"),
     ],
 )
 def test_format_duration(ms, expected):
@@ -280,3 +340,19 @@ def test_huge_input_stays_under_the_comment_limit():
     for row in table_rows(text):
         assert row.count("|") == COLUMNS + 1
     assert text.rstrip().endswith("</sub>")
+
+
+def test_the_comment_invites_a_rating_with_a_command_to_copy():
+    text = render([task("deploy")])
+    [line] = [line for line in text.splitlines() if "How did these tasks feel?" in line]
+    assert "`/heatmeter rate 4 deploy quick today`" in line
+    assert "`/heatmeter rate N`" in line
+    assert text.index(line) < text.index("<sub>Updated")
+    # No line starts with the command, so the comment is never read as a rating.
+    assert not any(line.lstrip().startswith("/heatmeter") for line in text.splitlines())
+
+
+def test_the_invitation_names_no_task_it_cannot_show_literally():
+    text = render([task("@org/team `x`")])
+    assert "`/heatmeter rate 4 quick today`" in text
+    assert "@org" not in text.split("How did these tasks feel?")[1]

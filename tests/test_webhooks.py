@@ -192,22 +192,7 @@ async def test_late_finish_report_replaces_the_jobs_guess(
     assert tuple(row) == ("success", 60_000, "report")
 
 
-async def test_workflow_run_attaches_its_reports_and_refreshes_the_pr(
-    client: TestClient, db: asyncpg.Connection
-) -> None:
-    completed = payload("workflow_run.completed.with-pull-requests")
-    run = completed["workflow_run"]
-    pr = run["pull_requests"][0]
-    # The fixture's PR lives in another repository than the run; make them agree.
-    completed["repository"]["id"] = pr["base"]["repo"]["id"]
-    repository = completed["repository"]["full_name"]
-    await report(client, repository=repository, run_id=run["id"], pull_request=None)
-
-    status, _ = await deliver(client, "workflow_run", completed)
-    assert status == 200
-    assert await db.fetchval("SELECT pull_request FROM task_runs") == pr["number"]
-    outbox = await db.fetch("SELECT repository, pull_request FROM comment_outbox")
-    assert [tuple(r) for r in outbox] == [(repository, pr["number"])]
+# Which PR a workflow run's reports go to: tests/test_ownership.py.
 
 
 async def test_workflow_run_ignores_pull_requests_of_other_repositories(

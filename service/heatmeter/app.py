@@ -20,6 +20,7 @@ from .appkeys import (
     pool_key,
     settings_key,
 )
+from .comments.feedback_worker import FeedbackWorker
 from .comments.worker import CommentWorker
 from .github import USER_AGENT
 from .github.client import GitHubClient
@@ -28,6 +29,8 @@ from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
+from .rollups import RollupRefresher
+from .scorecard import routes as scorecard
 from .settings import Settings
 from .webhooks import routes as webhooks
 
@@ -47,11 +50,13 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
+    app.cleanup_ctx.append(_rollup_refresher)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
     app.add_routes(reports.routes)
     app.add_routes(webhooks.routes)
+    app.add_routes(scorecard.routes)
     return app
 
 
@@ -107,11 +112,42 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
+        min_baseline_runs=settings.min_baseline_runs,
+        public_url=settings.public_url,
+    )
+    feedback_counts = app[metrics_key].comment_feedback
+    feedback_worker = FeedbackWorker(
+        app[pool_key],
+        github,
+        # Reactions and replies are looked for as often as comments are debounced.
+        idle_poll_s=min(1.0, max(settings.comment_debounce_s, 0.05)),
+        count=lambda kind, result: feedback_counts.labels(kind, result).inc(),
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
-    task = asyncio.create_task(worker.run(), name="comment-worker")
+    tasks = [
+        asyncio.create_task(worker.run(), name="comment-worker"),
+        asyncio.create_task(feedback_worker.run(), name="feedback-worker"),
+    ]
     yield
     # A write cut short here keeps its outbox row; its lease runs out and it is retried.
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _rollup_refresher(app: web.Application) -> AsyncIterator[None]:
+    interval = app[settings_key].rollup_interval_s
+    if interval <= 0:
+        log.info("roll-up refresh is off (HEATMETER_ROLLUP_INTERVAL=0): run `heatmeter rollup`")
+        yield
+        return
+    task = asyncio.create_task(
+        RollupRefresher(app[pool_key], interval_s=interval).run(), name="rollup-refresher"
+    )
+    yield
+    # A refresh cut short rolls back; the next one, here or in another replica, redoes it.
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -1,10 +1,12 @@
-"""The `heatmeter` command: serve, migrate (and, later, report and backfill)."""
+"""The `heatmeter` command: serve, migrate, report, demo, rollup, tasks, backfill."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -12,9 +14,14 @@ from dataclasses import replace
 import asyncpg
 import structlog
 
+from .backfill import command as backfill_command
 from .db.embedded import EmbeddedPostgresError
+from .demo.history import DEMO_ORG as DEMO_ORG_NAME
+from .demo.store import Written
 from .logs import configure_logging
+from .scorecard.filters import KINDS, Filters
 from .settings import Settings, SettingsError
+from .tasks import commands as tasks_commands
 
 log = structlog.get_logger("heatmeter")
 
@@ -55,6 +62,30 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rollup(dsn: str, rebuild: bool) -> int | None:
+    from .rollups import refresh_rollups
+
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnreachable(str(exc)) from None
+    try:
+        return await refresh_rollups(conn, rebuild=rebuild)
+    finally:
+        await conn.close()
+
+
+def cmd_rollup(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as settings:
+        asyncio.run(_migrate(settings.database_url))
+        cells = asyncio.run(_rollup(settings.database_url, args.rebuild))
+    if cells is None:
+        log.info("another process is refreshing the roll-ups right now; nothing done")
+    else:
+        log.info("roll-ups up to date", cells_recomputed=cells, rebuilt=args.rebuild)
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from .app import create_app
     from .http.server import serve
@@ -76,6 +107,97 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report(dsn: str, filters: Filters, fmt: str) -> None:
+    from .scorecard import queries, terminal
+
+    await _migrate(dsn)
+    conn = await _connect(dsn)
+    try:
+        board = await queries.scorecard(conn, filters)
+    finally:
+        await conn.close()
+    writer = {"table": terminal.write_table, "json": terminal.write_json, "csv": terminal.write_csv}
+    writer[fmt](board, sys.stdout)
+
+
+async def _connect(dsn: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnreachable(str(exc)) from None
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .scorecard.filters import FilterError, parse_filters
+
+    params = {
+        name: value
+        for name, value in (
+            ("repository", args.repo), ("task", args.task), ("kind", args.kind),
+            ("since", args.since), ("until", args.until),
+        )
+        if value
+    }  # fmt: skip
+    try:
+        filters = parse_filters(params, datetime.now(UTC), allowed=frozenset(params))
+    except FilterError as exc:
+        flag = {"repository": "--repo"}.get(exc.parameter, f"--{exc.parameter}")
+        print(f"heatmeter report: {flag}: {exc.message}", file=sys.stderr)
+        return 2
+    # Only warnings and errors: the report itself is what the terminal is for.
+    configure_logging(settings.log_format, logging.WARNING)
+    with database(settings) as settings:
+        try:
+            asyncio.run(_report(settings.database_url, filters, args.format))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped (`| head`): not an error. Point stdout at /dev/null so
+            # Python's own flush at exit does not complain again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+async def _demo(dsn: str, force: bool) -> Written:
+    from datetime import UTC, datetime
+
+    from .demo.history import generate
+    from .demo.store import write_demo
+
+    await _migrate(dsn)
+    conn = await _connect(dsn)
+    try:
+        return await write_demo(conn, generate(datetime.now(UTC)), force=force)
+    finally:
+        await conn.close()
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from .demo.store import RealDataPresent
+
+    with database(settings) as db_settings:
+        try:
+            written = asyncio.run(_demo(db_settings.database_url, args.force))
+        except RealDataPresent as exc:
+            print(
+                f"heatmeter demo: {exc}; not writing demo data next to it. "
+                "Use --force to add it anyway (labelled, and replaced on the next run).",
+                file=sys.stderr,
+            )
+            return 1
+    replaced = (
+        f", replacing {written.replaced_runs} earlier demo runs" if written.replaced_runs else ""
+    )
+    print(
+        f"Wrote a synthetic history: {written.runs} task runs in {written.repositories} "
+        f"repositories under {DEMO_ORG_NAME}/, {written.ratings} happiness ratings{replaced}.\n"
+        f"Open http://{settings.host}:{settings.port}/ while `make run` (heatmeter serve) runs, "
+        "or try `heatmeter report`."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heatmeter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,6 +210,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply pending SQL migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
+
+    report = commands.add_parser(
+        "report",
+        help="print the HEAT scorecard of every task (the same figures as the page)",
+        description="The scorecard of every task for a window (default: the last 28 days) "
+        "against the window of the same length before it. Uses the same database as "
+        "`heatmeter serve`: DATABASE_URL, else the embedded one in HEATMETER_DATA_DIR.",
+    )
+    report.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table for people (default), json or csv for machines",
+    )
+    report.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
+    report.add_argument("--task", help="only this task")
+    report.add_argument("--kind", choices=KINDS, help="only tasks of this kind")
+    report.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="window start: an ISO date (2026-11-01) or a duration back "
+        "from now (28d, 4w); default 28d",
+    )
+    report.add_argument("--until", metavar="WHEN", help="window end, the same forms; default now")
+    report.set_defaults(func=cmd_report)
+
+    demo = commands.add_parser(
+        "demo",
+        help="fill the database with a labelled synthetic history to look around",
+        description=f"Writes eight weeks of synthetic task runs, installations and happiness "
+        f"ratings for repositories under {DEMO_ORG_NAME}/ into the same database as "
+        "`heatmeter serve`. Running it again replaces the earlier demo rows. It refuses to "
+        "write into a database that holds real data unless --force is given.",
+    )
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="write the demo even next to real data (demo rows stay labelled)",
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    rollup = commands.add_parser(
+        "rollup", help="bring the scorecard's daily roll-ups up to date now and exit"
+    )
+    rollup.add_argument("--rebuild", action="store_true", help="recompute every day from task_runs")
+    rollup.set_defaults(func=cmd_rollup)
+
+    tasks_commands.add_parser(commands)
+    backfill_command.add_parser(commands)
     return parser
 
 

@@ -50,6 +50,12 @@ class ServiceMetrics:
             ["status", "error"],
             registry=self.registry,
         )
+        self.comment_feedback = Counter(
+            "heatmeter_comment_feedback",
+            "Reactions and syntax replies to /heatmeter rate comments, by kind and result",
+            ["kind", "result"],
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "heatmeter_http_request_duration_seconds",
             "Time to answer an HTTP request, by route and status class",

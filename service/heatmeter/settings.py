@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from .summary.stats import DEFAULT_MIN_BASELINE_RUNS
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 GITHUB_API_URL = "https://api.github.com"
@@ -33,12 +36,21 @@ class Settings:
     # How long one comment write may spend waiting out GitHub's failures before the
     # outbox takes over and retries it later.
     github_retry_budget_s: float = 30.0
+    # How often the scorecard's roll-ups catch up with task_runs; 0 turns the schedule off
+    # (then run `heatmeter rollup` from elsewhere, e.g. cron).
+    rollup_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     # How long a request's body may take to arrive in full; a client that sends half a
     # body and stalls loses its connection then (408). GitHub gives up on a webhook after
     # 10 s, so no delivery worth having takes longer.
     body_timeout_s: float = 10.0
+    # Default-branch runs a task needs before a PR's figures are compared with them.
+    min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
+    # Guards the scorecard page and the read API; None leaves them open (bind to localhost).
+    read_token: str | None = field(default=None, repr=False)
+    # The service's public base URL, for links to the scorecard from pull-request comments.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +72,9 @@ class Settings:
                 raise SettingsError(f"{name} must not be negative, got {raw!r}")
             return value
 
+        min_baseline_runs = number("HEATMETER_MIN_BASELINE_RUNS", cls.min_baseline_runs)
+        if min_baseline_runs < 1:
+            raise SettingsError("HEATMETER_MIN_BASELINE_RUNS must be at least 1, got 0")
         log_format = text("HEATMETER_LOG_FORMAT") or "auto"
         if log_format not in {"auto", "json", "console"}:
             raise SettingsError(
@@ -83,8 +98,25 @@ class Settings:
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
             body_timeout_s=number("HEATMETER_BODY_TIMEOUT", cls.body_timeout_s, float),
+            rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
+            min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
+            read_token=text("HEATMETER_READ_TOKEN"),
+            public_url=_public_url(text("HEATMETER_PUBLIC_URL")),
         )
+
+
+def _public_url(value: str | None) -> str | None:
+    """The base URL without a trailing slash; only http(s) URLs with a host are accepted."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"HEATMETER_PUBLIC_URL must be an http(s) base URL such as "
+            f"https://heatmeter.example.com, got {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def _read_private_key(value: str | None) -> str | None:

@@ -222,6 +222,7 @@ def check_contract(report: dict[str, object], phase: str) -> None:
         "repository", "workflow", "run_id", "run_attempt", "job", "task", "kind", "step",
         "phase", "started_at", "finished_at", "duration_ms", "outcome", "exit_code", "sha",
         "ref", "head_ref", "pull_request", "event_name", "runner_os", "runner_name", "actor",
+        "version",
     }  # fmt: skip
     assert set(report) <= known
 
@@ -393,6 +394,35 @@ def test_start_then_finish_reports_both_with_one_step_key(
     assert finished.outputs == {"duration-ms": str(finish["duration_ms"]), "outcome": "success"}
     assert "scaffolding | ✅ success" in finished.summary
     assert list((run_action.workdir / "temp").iterdir()) == []  # state removed
+
+
+def test_version_is_reported_and_the_start_decides_it(
+    run_action: Runner, server: RecordingServer
+) -> None:
+    service = {"service-url": server.url, "secret": SECRET}
+    run_action(task="deploy", version="v3", phase="start", **service)
+    finished = run_action(task="deploy", phase="finish", outcome="success", **service)
+    run_action(task="lint", phase="start", **service)
+    run_action(task="lint", phase="finish", outcome="success", **service)
+
+    assert finished.returncode == 0
+    deploy_start, deploy_finish, lint_start, lint_finish = (r.json() for r in server.reports())
+    assert deploy_start["version"] == deploy_finish["version"] == "v3"
+    assert "version" not in lint_start
+    assert "version" not in lint_finish
+
+
+@pytest.mark.parametrize("version", ["v" * 101, "v3\nv4"])
+def test_a_bad_version_is_a_configuration_error(
+    run_action: Runner, server: RecordingServer, version: str
+) -> None:
+    result = run_action(
+        task="deploy", version=version, run="true", **{"service-url": server.url, "secret": SECRET}
+    )
+    assert result.returncode == 0  # the command ran and passed; only the report is refused
+    [error] = annotations(result.stdout, "error")
+    assert "version must" in error
+    assert server.requests == []
 
 
 def test_finish_failure_outcome(run_action: Runner, server: RecordingServer) -> None:

@@ -23,11 +23,16 @@ import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from .fake_actions import FakeActions
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 APP_SLUG = "heatmeter"
 BOT_USER = {"login": f"{APP_SLUG}[bot]", "id": 41898282, "type": "Bot"}
 PERSON = {"login": "octocat", "id": 583231, "type": "User"}
+REACTION_CONTENTS = frozenset(
+    {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
+)
 
 
 @dataclass
@@ -56,6 +61,8 @@ class _Scripted:
     # but the answer was lost). "disconnect": drop the connection without an answer.
     after: bool = False
     disconnect: bool = False
+    # Only requests carrying these query parameters (e.g. {"page": "2"}).
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,7 +92,13 @@ class FakeGitHub:
         self._tokens: dict[str, _Token] = {}
         self._comments: dict[int, dict[str, Any]] = {}
         self._comment_ids = itertools.count(1_000_001)
+        self._reaction_ids = itertools.count(1)
         self._scripted: list[_Scripted] = []
+        # Workflow runs and their jobs (fake_actions.py).
+        self.actions = FakeActions(self)
+        # What GET /rate_limit says of the core limit.
+        self.rate_limit_remaining = 5000
+        self.rate_limit_reset = time.time() + 3600
 
     # --- setting the scene -------------------------------------------------------
 
@@ -124,14 +137,41 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         times: int = 1,
         after: bool = False,
+        query: dict[str, str] | None = None,
     ) -> None:
         """Answer the next ``times`` requests matching ``method`` and ``path`` (a glob,
-        e.g. ``/repos/*/issues/comments/*``) with ``status``; ``after=True`` does the
-        real work first, as when GitHub acts but the answer is lost on the way."""
+        e.g. ``/repos/*/issues/comments/*``) and carrying ``query``, with ``status``;
+        ``after=True`` does the real work first, as when GitHub acts but the answer is
+        lost on the way."""
         if body is None:
             body = {"message": "Server Error" if status >= 500 else "Failed"}
         self._scripted.append(
-            _Scripted(method.upper(), path, status, body, dict(headers or {}), times, after)
+            _Scripted(
+                method.upper(), path, status, body, dict(headers or {}), times, after,
+                query=dict(query or {}),
+            )
+        )  # fmt: skip
+
+    def rate_limit_once(self, path: str, *, reset: int, **match: str) -> None:
+        """The next request to ``path`` (a glob; with ``match`` as query parameters) is
+        refused as GitHub refuses a spent primary rate limit: 403, ``x-ratelimit-remaining:
+        0`` and the ``reset`` instant (seconds since the epoch)."""
+        self.fail(
+            "GET",
+            path,
+            403,
+            body={
+                "message": "API rate limit exceeded for installation ID 7.",
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits",
+            },
+            headers={
+                "x-ratelimit-limit": "5000",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-used": "5000",
+                "x-ratelimit-reset": str(reset),
+                "x-ratelimit-resource": "core",
+            },
+            query=match,
         )
 
     def disconnect(self, method: str, path: str, *, times: int = 1) -> None:
@@ -158,8 +198,14 @@ class FakeGitHub:
         return [
             r
             for r in self.requests
-            if r.method in {"POST", "PATCH"} and fnmatch.fnmatchcase(r.path, "/repos/*/comments*")
+            if r.method in {"POST", "PATCH"}
+            and fnmatch.fnmatchcase(r.path, "/repos/*/comments*")
+            and not r.path.endswith("/reactions")
         ]
+
+    def reactions(self, comment_id: int) -> list[dict[str, Any]]:
+        """The reactions on an issue comment, oldest first."""
+        return list(self._comments[comment_id]["_reactions"])
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
         """Recorded requests matching ``method`` and the glob ``path``."""
@@ -181,6 +227,11 @@ class FakeGitHub:
         app.router.add_get(f"{repo}/issues/comments/{{id:\\d+}}", self._get_comment)
         app.router.add_patch(f"{repo}/issues/comments/{{id:\\d+}}", self._edit_comment)
         app.router.add_delete(f"{repo}/issues/comments/{{id:\\d+}}", self._delete_comment)
+        app.router.add_post(f"{repo}/issues/comments/{{id:\\d+}}/reactions", self._react)
+        app.router.add_get("/app/installations", self._list_installations)
+        app.router.add_get("/installation/repositories", self._installation_repositories)
+        app.router.add_get("/rate_limit", self._rate_limit)
+        self.actions.add_routes(app, repo)
         return app
 
     @web.middleware
@@ -211,6 +262,7 @@ class FakeGitHub:
                 if s.remaining > 0
                 and s.method == request.method
                 and fnmatch.fnmatchcase(request.path, s.path)
+                and all(request.query.get(k) == v for k, v in s.query.items())
             ),
             None,
         )
@@ -261,6 +313,57 @@ class FakeGitHub:
             }
         )
 
+    async def _list_installations(self, request: web.Request) -> web.Response:
+        self._require_app_jwt(request)
+        accounts: dict[int, str] = {}
+        for repository, installation_id in sorted(self._repositories.items()):
+            if installation_id is not None:
+                accounts.setdefault(installation_id, repository.split("/")[0])
+        return web.json_response(
+            [
+                {
+                    "id": installation_id,
+                    "app_id": self.app_id,
+                    "app_slug": APP_SLUG,
+                    "account": {"login": account, "type": "Organization"},
+                    "target_type": "Organization",
+                    "repository_selection": "selected",
+                    "access_tokens_url": f"{self.url}/app/installations/{installation_id}"
+                    "/access_tokens",
+                }
+                for installation_id, account in sorted(accounts.items())
+            ]
+        )
+
+    async def _installation_repositories(self, request: web.Request) -> web.Response:
+        _, value = self._credentials(request)
+        token = self._tokens.get(value)
+        if token is None or token.installation_id is None:
+            raise _unauthorized("Bad credentials")
+        names = sorted(r for r, i in self._repositories.items() if i == token.installation_id)
+        repositories = [
+            {
+                "id": 500_000 + n,
+                "name": name.split("/")[1],
+                "full_name": name,
+                "owner": {"login": name.split("/")[0]},
+                "url": f"{self.url}/repos/{name}",
+            }
+            for n, name in enumerate(names)
+        ]
+        return web.json_response({"total_count": len(repositories), "repositories": repositories})
+
+    async def _rate_limit(self, request: web.Request) -> web.Response:
+        self._credentials(request)
+        core = {
+            "limit": 5000,
+            "remaining": self.rate_limit_remaining,
+            "reset": int(self.rate_limit_reset),
+            "used": 5000 - self.rate_limit_remaining,
+            "resource": "core",
+        }
+        return web.json_response({"resources": {"core": core}, "rate": core})
+
     async def _list_comments(self, request: web.Request) -> web.Response:
         repository, _ = self._require_repository_access(request)
         number = int(request.match_info["number"])
@@ -310,6 +413,23 @@ class FakeGitHub:
             return _not_found()
         del self._comments[comment["id"]]
         return web.Response(status=204)
+
+    async def _react(self, request: web.Request) -> web.Response:
+        repository, token = self._require_repository_access(request)
+        comment = self._comment_in(repository, request)
+        if comment is None:
+            return _not_found()
+        payload = await request.json()
+        content = payload.get("content") if isinstance(payload, dict) else None
+        if content not in REACTION_CONTENTS:
+            return _invalid("content")
+        # GitHub answers 200 with the existing reaction when this user already made it.
+        for reaction in comment["_reactions"]:
+            if reaction["content"] == content and reaction["user"]["login"] == token.login["login"]:
+                return web.json_response(reaction, status=200)
+        reaction = {"id": next(self._reaction_ids), "content": content, "user": token.login}
+        comment["_reactions"].append(reaction)
+        return web.json_response(reaction, status=201)
 
     # --- helpers -----------------------------------------------------------------
 
@@ -380,6 +500,7 @@ class FakeGitHub:
             ),
             "_repository": repository.lower(),
             "_number": number,
+            "_reactions": [],
         }
         self._comments[comment_id] = comment
         return comment

@@ -268,3 +268,33 @@ async def wait_ready(url: str) -> None:
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.1)
+
+
+async def test_the_comment_links_to_the_scorecard_when_the_public_url_is_set(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    github_settings: Settings,
+    fake_github: FakeGitHub,
+    db: asyncpg.Connection,
+) -> None:
+    settings = replace(github_settings, public_url="https://heatmeter.example")
+    service = await aiohttp_client(create_app(settings))
+    await send(service, run_id=1)
+    await settled(db)
+    [comment] = marked(fake_github)
+    link = "https://heatmeter.example/tasks/deploy?repository=octo-org%2Focto-repo"
+    assert f"[dashboard]({link})" in comment["body"]
+    # The link leads to the task page the platform team reads, narrowed to the repository
+    # (once the roll-ups it reads are refreshed, which the service does on a timer).
+    await db.execute("SELECT heat_refresh_rollups()")
+    page = await service.get(link.removeprefix("https://heatmeter.example"))
+    assert page.status == 200
+    assert "octo-org/octo-repo" in await page.text()
+
+
+async def test_without_a_public_url_the_comment_has_no_dashboard_link(
+    service: TestClient, fake_github: FakeGitHub, db: asyncpg.Connection
+) -> None:
+    await send(service, run_id=1)
+    await settled(db)
+    [comment] = marked(fake_github)
+    assert "[dashboard]" not in comment["body"]

@@ -12,7 +12,10 @@ import structlog
 
 from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, web_url
 from ..http.errors import DATABASE_DOWN
+from ..scorecard.links import scorecard_link
+from ..summary.metrics import TaskSummary
 from ..summary.render import render_summary
+from ..summary.stats import DEFAULT_MIN_BASELINE_RUNS
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
 from .sticky import upsert_comment
@@ -39,6 +42,8 @@ class CommentWorker:
         lease_s: float = 120.0,
         idle_poll_s: float = 1.0,
         count: Callable[[str], None] = lambda result: None,
+        min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS,
+        public_url: str | None = None,
     ) -> None:
         self._pool = pool
         self._github = github
@@ -49,6 +54,9 @@ class CommentWorker:
         self._idle_poll_s = idle_poll_s
         # Told "written", "unchanged" or "failed" for each claim processed.
         self._count = count
+        self._min_baseline_runs = min_baseline_runs
+        # HEATMETER_PUBLIC_URL: the comment links to the scorecard when it is set.
+        self._public_url = public_url
 
     async def run(self) -> None:
         """Work until cancelled; a database outage pauses the worker, it does not stop it."""
@@ -115,22 +123,22 @@ class CommentWorker:
         """Render the PR's summary and write it if it changed; "written" or "unchanged"."""
         async with self._pool.acquire() as conn:
             summaries = await load_summaries(
-                conn, claim.repository, claim.pull_request, web_url=self._web_url
+                conn,
+                claim.repository,
+                claim.pull_request,
+                web_url=self._web_url,
+                min_baseline_runs=self._min_baseline_runs,
             )
             previous = await written_comment(conn, claim.repository, claim.pull_request)
-        # The body carries a timestamp; the digest of what it shows decides whether a
-        # write is needed, so a webhook that changes nothing costs no GitHub call.
-        digest = hashlib.sha256(repr(summaries).encode()).hexdigest()
+        # The digest is of the body as rendered, less its timestamp: a webhook that
+        # changes nothing costs no GitHub call, and a new renderer (other words, a fixed
+        # chart) rewrites each comment once, on its next request.
+        digest = body_digest(self._render(claim, summaries, None))
         if not summaries or (previous and previous.body_sha256 == digest):
             async with self._pool.acquire() as conn:
                 await outbox.complete(conn, claim)
             return "unchanged"
-        body = render_summary(
-            summaries,
-            repository=claim.repository,
-            pull_request=claim.pull_request,
-            updated_at=datetime.now(UTC),
-        )
+        body = self._render(claim, summaries, datetime.now(UTC))
         comment_id = await upsert_comment(
             self._github,
             claim.repository,
@@ -145,11 +153,29 @@ class CommentWorker:
             await outbox.complete(conn, claim)
         return "written"
 
+    def _render(
+        self, claim: outbox.Claim, summaries: list[TaskSummary], updated_at: datetime | None
+    ) -> str:
+        return render_summary(
+            summaries,
+            repository=claim.repository,
+            pull_request=claim.pull_request,
+            updated_at=updated_at,
+            dashboard_url=scorecard_link(
+                self._public_url, claim.repository, [summary.task for summary in summaries]
+            ),
+        )
+
     async def _fail(
         self, claim: outbox.Claim, exc: BaseException, retry_after: float | None
     ) -> float:
         async with self._pool.acquire() as conn:
             return await outbox.fail(conn, claim, _describe(exc), retry_after)
+
+
+def body_digest(body: str) -> str:
+    """What pr_comments.body_sha256 holds: the SHA-256 of the body rendered without a time."""
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _describe(exc: BaseException) -> str:

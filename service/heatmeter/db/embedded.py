@@ -64,4 +64,8 @@ def _private_lock_dir() -> None:
         tmp = Path(os.environ.get("TMPDIR") or "/tmp")  # noqa: S108
         runtime = str(tmp / f"heatmeter-runtime-{os.getuid()}")
         os.environ["XDG_RUNTIME_DIR"] = runtime
+        # Private, as a runtime folder must be: platformdirs warns and looks elsewhere
+        # when XDG_RUNTIME_DIR is not mode 0700 (mkdir's mode is cut by the umask).
+        Path(runtime).mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(runtime).chmod(0o700)
     (Path(runtime) / "python_PostgresServer").mkdir(mode=0o700, parents=True, exist_ok=True)

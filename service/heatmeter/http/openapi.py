@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..reports.schema import REPORT_SCHEMA
+from ..scorecard.contract import SUMMARY_PARAMETERS, SUMMARY_SCHEMA, TASK_CARD_SCHEMA
 
 routes = web.RouteTableDef()
 
@@ -21,6 +22,10 @@ _ERROR = {
             "type": "object",
             "additionalProperties": {"type": "string"},
             "description": "invalid_report only: each bad field's path and what is wrong",
+        },
+        "parameter": {
+            "type": "string",
+            "description": "invalid_parameter only: the query parameter that is wrong",
         },
     },
 }
@@ -57,6 +62,8 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 "Error": _ERROR,
+                "Summary": SUMMARY_SCHEMA,
+                "TaskCard": TASK_CARD_SCHEMA,
             },
             "securitySchemes": {
                 "hmac": {
@@ -72,6 +79,12 @@ def openapi_document() -> dict[str, Any]:
                     "bearerFormat": "JWT",
                     "description": "a GitHub Actions OIDC token; its repository, run_id "
                     "and run_attempt claims must match the report",
+                },
+                "readToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "HEATMETER_READ_TOKEN, when the service has one; "
+                    "without it the read API is open",
                 },
             },
         },
@@ -101,6 +114,31 @@ def openapi_document() -> dict[str, Any]:
                         "403": _error("the OIDC token is for another repository or run"),
                         "413": _error("the body is over 64 KiB"),
                         "415": _error("the body is not application/json"),
+                        "503": _error("the database is unreachable; retry after Retry-After"),
+                    },
+                }
+            },
+            "/v1/summary": {
+                "get": {
+                    "summary": "The HEAT scorecard of every task, against the previous period",
+                    "description": "Happiness, Efficiency, Adoption and Task success per task "
+                    "for the window [since, until), each with its value for the window of the "
+                    "same length before, its change, and the samples behind it. A figure with "
+                    "too few samples is null with enough_data false.",
+                    "operationId": "getSummary",
+                    "security": [{"readToken": []}, {}],
+                    "parameters": SUMMARY_PARAMETERS,
+                    "responses": {
+                        "200": {
+                            "description": "the scorecard",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Summary"}
+                                }
+                            },
+                        },
+                        "400": _error("a parameter is unknown or malformed; `parameter` names it"),
+                        "401": _error("HEATMETER_READ_TOKEN is set and was not sent"),
                         "503": _error("the database is unreachable; retry after Retry-After"),
                     },
                 }

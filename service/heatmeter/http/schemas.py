@@ -30,6 +30,8 @@ TIMESTAMP_PATTERN = (
 )
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN.replace("$", "\\Z"))
 
+# Text without control characters (and, as TEXT_PATTERN, without lone surrogates).
+VERSION_PATTERN = "^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]+$"
 REPOSITORY_PATTERN = "^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$"
 SHA_PATTERN = "^[0-9a-f]{40}$"
 
@@ -37,6 +39,7 @@ SHA_PATTERN = "^[0-9a-f]{40}$"
 PATTERN_MEANINGS = {
     TEXT_PATTERN: "must not contain NUL characters or lone surrogates",
     TIMESTAMP_PATTERN: "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-27T10:00:00Z",
+    VERSION_PATTERN: "must not contain control characters or lone surrogates",
     REPOSITORY_PATTERN: "must be owner/name",
     SHA_PATTERN: "must be 40 lowercase hexadecimal digits",
 }

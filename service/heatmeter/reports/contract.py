@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..http.schemas import PATTERN_MEANINGS, REPOSITORY_PATTERN, SHA_PATTERN, TIMESTAMP_PATTERN
+from ..http.schemas import (
+    PATTERN_MEANINGS,
+    REPOSITORY_PATTERN,
+    SHA_PATTERN,
+    TIMESTAMP_PATTERN,
+    VERSION_PATTERN,
+)
 from .schema import FINISH_ONLY, FINISH_REQUIRED, MAX_CLOCK_SKEW, REPORT_SCHEMA
 
 BEGIN = "<!-- generated from reports/schema.py: begin -->"
@@ -56,7 +62,9 @@ def _type(field: dict[str, Any]) -> str:
         return f"integer {field['minimum']} to {field['maximum']}"
     if field.get("type") == "string":
         words = f"string, {field.get('minLength', 0)} to {field['maxLength']} characters"
-        if pattern in PATTERN_MEANINGS:
+        if pattern == VERSION_PATTERN:
+            words += ", no control character or lone surrogate"
+        elif pattern in PATTERN_MEANINGS:
             words += ", no NUL or lone surrogate"
         return words
     raise ValueError(f"no words for the schema {field!r}")

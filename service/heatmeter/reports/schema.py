@@ -14,6 +14,7 @@ from ..http.schemas import (
     INT64_MAX,
     REPOSITORY_PATTERN,
     SHA_PATTERN,
+    VERSION_PATTERN,
     describe_keyword,
     explain,
     integer,
@@ -93,6 +94,17 @@ REPORT_SCHEMA: dict[str, Any] = {
             255, "`RUNNER_NAME` (lets the service match the `workflow_job` webhook)"
         ),
         "actor": text(255, "`GITHUB_ACTOR`"),
+        # Shown on the scorecard and grouped on: no control characters either.
+        "version": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "pattern": VERSION_PATTERN,
+            "description": (
+                "the action's `version` input: the platform task's own version (e.g. `v3`); "
+                "a `finish` keeps its `start`'s version"
+            ),
+        },
     },
     "if": {"properties": {"phase": {"const": "finish"}}, "required": ["phase"]},
     "then": {"required": list(FINISH_REQUIRED)},
@@ -142,6 +154,7 @@ class Report:
     runner_os: str | None = None
     runner_name: str | None = None
     actor: str | None = None
+    version: str | None = None
 
 
 def parse_report(data: Any, *, now: datetime | None = None) -> Report:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from ..comments.outbox import request_comment
+from ..ownership import owning_pull_request
 from .schema import Report
 from .trust import Reporter
 
@@ -15,10 +16,10 @@ INSERT_START = """
 INSERT INTO task_runs (
     repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
     finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-    event_name, runner_os, runner_name, actor, auth_method, closed_by
+    event_name, runner_os, runner_name, actor, auth_method, closed_by, version
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23
+    $20, $21, $22, $23, $24
 )
 ON CONFLICT ON CONSTRAINT task_runs_idempotency DO NOTHING
 RETURNING id
@@ -30,10 +31,10 @@ UPSERT_FINISH = """
 INSERT INTO task_runs (
     repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
     finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-    event_name, runner_os, runner_name, actor, auth_method, closed_by
+    event_name, runner_os, runner_name, actor, auth_method, closed_by, version
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23
+    $20, $21, $22, $23, $24
 )
 ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
     finished_at  = EXCLUDED.finished_at,
@@ -41,20 +42,12 @@ ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
     outcome      = EXCLUDED.outcome,
     exit_code    = EXCLUDED.exit_code,
     closed_by    = 'report',
+    -- The start's version stands, as its kind does; a finish may supply a missing one.
+    version      = coalesce(task_runs.version, EXCLUDED.version),
     updated_at   = now(),
     pull_request = coalesce(task_runs.pull_request, EXCLUDED.pull_request)
 WHERE task_runs.closed_by IS DISTINCT FROM 'report'
 RETURNING id
-"""
-
-# A report from a push (no PR in its event) belongs to the open PR whose head it ran:
-# the same commit, or the same branch of the same repository.
-FIND_PULL_REQUEST = """
-SELECT number FROM pull_requests
-WHERE repository = $1 AND state = 'open'
-  AND (head_sha = $2 OR (head_repository = repository AND 'refs/heads/' || head_ref = $3))
-ORDER BY updated_at DESC
-LIMIT 1
 """
 
 SELECT_ID_BY_KEY = """
@@ -73,9 +66,18 @@ class Stored:
 async def store_report(conn: asyncpg.Connection, report: Report, reporter: Reporter) -> Stored:
     """Store the report and ask for its PR's comment to be refreshed, in one transaction."""
     async with conn.transaction():
-        if report.pull_request is None and (report.sha or report.ref):
-            number = await conn.fetchval(
-                FIND_PULL_REQUEST, report.repository, report.sha, report.ref
+        if report.pull_request is None:
+            # A push (or workflow_run) report names no PR: the one rule decides, so a
+            # default-branch run of a PR's head commit stays the default branch's.
+            number = await owning_pull_request(
+                conn,
+                report.repository,
+                sha=report.sha,
+                ref=report.ref,
+                head_ref=report.head_ref,
+                event_name=report.event_name,
+                pull_request=None,
+                started_at=report.started_at,
             )
             report = replace(report, pull_request=number)
         stored = await _store(conn, report, reporter)
@@ -111,6 +113,7 @@ async def _store(conn: asyncpg.Connection, report: Report, reporter: Reporter) -
         report.actor,
         reporter.method,
         "report" if finish else None,
+        report.version,
     )
     if row_id is not None:
         return Stored(row_id, duplicate=False)

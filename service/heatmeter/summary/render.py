@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from .charts import mermaid_chart
+from .history import FAILING, FIXED, FLAKY
 from .metrics import (
     CANCELLED,
     FAILURE,
-    ON_PAR_PCT,
     SKIPPED,
     SUCCESS,
     TIMED_OUT,
     TaskSummary,
     is_less_reliable,
-    verdict,
 )
+from .stats import FASTER, ON_PAR, SLOWER
+from .verdict import FLAKY_ICON, verdict
 
 TITLE = "### heatmeter: platform tasks on this pull request"
 
@@ -45,17 +48,32 @@ _ZWSP = "&#8203;"
 _PLAIN_ASCII = frozenset(string.ascii_letters + string.digits + " ")
 # Only characters that cannot close a Markdown link, open HTML or form an entity.
 _URL_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#=%+,!$*")
+# Task names that read the same inside a Markdown code span as outside it.
+_PLAIN_TASK = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _MERMAID_CHARS = frozenset(string.ascii_letters + string.digits + " -_./+")
 
-_OUTCOME_ICONS = {
+# One vocabulary with the action's job summary (action/workflow_commands.py); a test
+# imports both and checks they agree.
+OUTCOME_ICONS = {
     SUCCESS: "✅",
     FAILURE: "❌",
     TIMED_OUT: "⏱️",
-    CANCELLED: "🚫",
+    CANCELLED: "⏹️",
     SKIPPED: "⏭️",
     None: "⏳",
 }
-_LEGEND = "✅ success ❌ failure ⏱️ timed out 🚫 cancelled ⏭️ skipped ⏳ running"
+OUTCOME_WORDS = {
+    SUCCESS: "success",
+    FAILURE: "failure",
+    TIMED_OUT: "timed out",
+    CANCELLED: "cancelled",
+    SKIPPED: "skipped",
+    None: "running",
+}
+_LEGEND = " ".join(f"{OUTCOME_ICONS[o]} {OUTCOME_WORDS[o]}" for o in OUTCOME_ICONS) + (
+    f" {FLAKY_ICON} flaky (failed, then passed on the same commit)"
+)
+_STATUS_MARKS = {FLAKY: FLAKY_ICON, FIXED: "fixed", FAILING: "failing"}
 _COLUMNS = (
     "Task",
     "Kind",
@@ -125,7 +143,10 @@ def safe_https_url(url: str | None) -> str | None:
 
 
 def format_duration(ms: float | None) -> str:
-    """A duration for people: ``850 ms``, ``1.2 s``, ``42 s``, ``3 m 05 s``, ``1 h 02 m``."""
+    """A duration for people: ``850 ms``, ``1.2 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``.
+
+    The action's job summary says durations the same way (action/workflow_commands.py).
+    """
     if ms is None:
         return _DASH
     whole_ms = int(max(ms, 0) + 0.5)
@@ -139,9 +160,9 @@ def format_duration(ms: float | None) -> str:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} m {seconds:02d} s"
+        return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} m"
+    return f"{hours} h {minutes:02d} min"
 
 
 def render_summary(
@@ -149,27 +170,33 @@ def render_summary(
     *,
     repository: str,
     pull_request: int,
-    updated_at: datetime,
+    updated_at: datetime | None,
     dashboard_url: str | None = None,
 ) -> str:
-    """The whole comment: title, verdict, task tables, charts and footer.
+    """The whole comment: title, verdict, task tables, notes, charts and footer.
 
     The sticky comment's hidden marker is added by ``comments.sticky`` when it writes.
 
-    ``updated_at`` is shown in UTC (a naive datetime is taken to be UTC already). The
-    result never exceeds MAX_COMMENT_CHARS: charts go first, then rows from the end.
+    ``updated_at`` is shown in UTC (a naive datetime is taken to be UTC already); None
+    leaves the time out, which is what the worker hashes to tell whether the comment
+    would change. The result never exceeds MAX_COMMENT_CHARS: charts go first, then
+    rows from the end.
     """
     ordered = sorted((_bounded(s) for s in summaries), key=_attention_order)
-    head = f"{TITLE}\n\n{escape_markdown(verdict(ordered))}"
+    name = _namer(ordered)
+    # The verdict is heatmeter's own Markdown; only the names in it are user text.
+    head = f"{TITLE}\n\n{verdict(ordered, name=name)}"
     footer = _footer(repository, pull_request, updated_at, safe_https_url(dashboard_url))
-    rows = [_row(summary) for summary in ordered[:MAX_ROWS]]
-    charts = _charts(ordered)
+    invitation = _invitation(ordered)
+    rows = [_row(summary, name) for summary in ordered[:MAX_ROWS]]
+    charts = _charts(ordered, name)
+    notes = _notes(ordered)
     # Drop the charts first, then rows from the end, until the comment fits.
     attempts = [(len(rows), charts)] + [(shown, "") for shown in range(len(rows), -1, -1)]
     for shown, chart_block in attempts:
         hidden = len(ordered) - shown
-        parts = [head, _tables(rows[:shown]), _hidden_note(hidden, bool(rows)), chart_block]
-        text = "\n\n".join(part for part in (*parts, footer) if part) + "\n"
+        parts = [head, _tables(rows[:shown]), _hidden_note(hidden, bool(rows)), notes, chart_block]
+        text = "\n\n".join(part for part in (*parts, invitation, footer) if part) + "\n"
         if len(text) <= MAX_COMMENT_CHARS:
             return text
     return f"{TITLE}\n\nThe summary is too large to show here.\n"
@@ -191,27 +218,43 @@ def _shorten(text: str, limit: int) -> str:
 
 def _bounded(summary: TaskSummary) -> TaskSummary:
     # Names are cut before anything renders them, the verdict included, to bound the size.
+    runner_os = summary.runner_os and _shorten(_clean(summary.runner_os), MAX_LABEL_CHARS)
     return dataclasses.replace(
         summary,
         task=_shorten(_clean(summary.task), MAX_NAME_CHARS) or "(unnamed)",
         kind=_shorten(_clean(summary.kind), MAX_NAME_CHARS),
+        runner_os=runner_os or None,
     )
 
 
-def _attention_order(summary: TaskSummary) -> tuple[bool, int, str, str]:
+def _attention_order(summary: TaskSummary) -> tuple[bool, int, str, str, str]:
     needs_attention = (
-        summary.failed > 0
+        summary.history.status == FAILING
         or is_less_reliable(summary)
-        or (summary.delta_pct is not None and summary.delta_pct > ON_PAR_PCT)
+        or summary.comparison.verdict == SLOWER
     )
-    return (not needs_attention, -summary.runs, summary.task, summary.kind)
+    return (not needs_attention, -summary.runs, summary.task, summary.runner_os or "", summary.kind)
+
+
+def _namer(summaries: Sequence[TaskSummary]) -> Callable[[TaskSummary], str]:
+    """Escaped names; a task the PR ran on several OSes is named with each OS."""
+    systems: dict[str, set[str | None]] = {}
+    for summary in summaries:
+        systems.setdefault(summary.task, set()).add(summary.runner_os)
+
+    def name(s: TaskSummary) -> str:
+        if s.runner_os and len(systems[s.task]) > 1:
+            return f"{escape_markdown(s.task)} ({escape_markdown(s.runner_os)})"
+        return escape_markdown(s.task)
+
+    return name
 
 
 def _percent(fraction: float | None) -> str:
     return _DASH if fraction is None else f"{fraction * 100:.0f} %"
 
 
-def _row(s: TaskSummary) -> str:
+def _row(s: TaskSummary, name: Callable[[TaskSummary], str]) -> str:
     counts = (
         (s.success, SUCCESS),
         (s.failure, FAILURE),
@@ -220,43 +263,67 @@ def _row(s: TaskSummary) -> str:
         (s.skipped, SKIPPED),
         (s.running, None),
     )
-    outcomes = " ".join(f"{n} {_OUTCOME_ICONS[o]}" for n, o in counts if n) or _DASH
+    outcomes = " ".join(f"{n} {OUTCOME_ICONS[o]}" for n, o in counts if n) or _DASH
+    if mark := _STATUS_MARKS.get(s.history.status or ""):
+        outcomes += f" {mark}"
     rate = _percent(s.success_rate)
     if s.baseline_success_rate is not None:
         rate += f" (base {_percent(s.baseline_success_rate)})"
     if s.runs == 0:
         latest = _DASH
     elif s.latest_outcome is None:
-        latest = f"{_OUTCOME_ICONS[None]} running"
+        latest = f"{OUTCOME_ICONS[None]} running"
     else:
-        icon = _OUTCOME_ICONS.get(s.latest_outcome, "❔")
-        latest = f"{icon} {format_duration(s.latest_duration_ms)}"
+        icon = OUTCOME_ICONS.get(s.latest_outcome, "❔")
+        measured = s.latest_duration_ms is not None
+        latest = f"{icon} {format_duration(s.latest_duration_ms) if measured else 'no duration'}"
     if s.p50_ms is None:
         spread = _DASH
     else:
         spread = f"{format_duration(s.p50_ms)} / {format_duration(s.p90_ms)}"
-    if s.baseline_p50_ms is None:
-        baseline = "no baseline yet"
-    else:
-        baseline = f"{format_duration(s.baseline_p50_ms)} (n={s.baseline_runs})"
-    delta = _DASH if s.delta_pct is None else f"{s.delta_pct:+.0f} %"
     attempts = _DASH if s.attempts_to_first_success is None else str(s.attempts_to_first_success)
     url = safe_https_url(s.latest_url)
     link = f"[logs]({url})" if url else _DASH
     cells = (
-        escape_markdown(s.task),
+        name(s),
         escape_markdown(s.kind) or _DASH,
         str(s.runs),
         outcomes,
         rate,
         latest,
         spread,
-        baseline,
-        delta,
+        _baseline_cell(s),
+        _delta_cell(s),
         attempts,
         link,
     )
     return "| " + " | ".join(cells) + " |"
+
+
+def _baseline_cell(s: TaskSummary) -> str:
+    """``405 ms, n=8, ±40 ms``; below the minimum, how many more runs it needs."""
+    base, band = s.baseline, s.comparison.band_ms
+    if base.p50_ms is None or band is None:
+        more = base.runs_needed
+        return f"n={base.runs}, {more} more {'run' if more == 1 else 'runs'} needed"
+    return f"{format_duration(base.p50_ms)}, n={base.runs}, ±{format_duration(band)}"
+
+
+def _delta_cell(s: TaskSummary) -> str:
+    if s.comparison.verdict in (FASTER, SLOWER) and s.delta_pct is not None:
+        return f"{s.delta_pct:+.0f} %"
+    return "on par" if s.comparison.verdict == ON_PAR else _DASH
+
+
+def _notes(summaries: Sequence[TaskSummary]) -> str:
+    unmeasured = sum(s.unmeasured for s in summaries)
+    if not unmeasured:
+        return ""
+    runs = "1 run has" if unmeasured == 1 else f"{unmeasured} runs have"
+    return (
+        f"{runs} no duration: the job ended before the task reported, so the outcome "
+        "comes from the job's webhook and the run counts in outcomes, not in p50 / p90."
+    )
 
 
 def _tables(rows: Sequence[str]) -> str:
@@ -283,60 +350,49 @@ def _hidden_note(hidden: int, had_rows: bool) -> str:
     return f"{hidden} more {noun} not shown here, to keep this comment short."
 
 
-def _charts(summaries: Sequence[TaskSummary]) -> str:
+def _charts(summaries: Sequence[TaskSummary], name: Callable[[TaskSummary], str]) -> str:
     busiest = sorted(
-        (s for s in summaries if len(s.recent_durations_ms) >= CHART_MIN_POINTS),
+        (s for s in summaries if len(s.recent) >= CHART_MIN_POINTS),
         key=lambda s: -s.runs,
     )[:CHART_TASKS]
     if not busiest:
         return ""
-    blocks = "\n\n".join(_chart(s) for s in busiest)
+    blocks = "\n\n".join(mermaid_chart(s, label=escape_mermaid_label) for s in busiest)
     return (
         f"<details><summary>Recent durations of the {len(busiest)} busiest tasks</summary>"
         f"\n\n{blocks}\n\n</details>"
     )
 
 
-def _chart(s: TaskSummary) -> str:
-    points = list(s.recent_durations_ms)
-    peak = max([*points, s.baseline_p50_ms or 0])
-    if peak < 1000:
-        unit, divisor, digits = "ms", 1, 0
-    elif peak < 600_000:
-        unit, divisor, digits = "s", 1000, 1 if peak < 60_000 else 0
-    else:
-        unit, divisor, digits = "min", 60_000, 1
+def _invitation(summaries: Sequence[TaskSummary]) -> str:
+    """One line asking how the tasks felt, with a command that can be copied as it is.
 
-    def series(values: Sequence[float]) -> str:
-        return "[" + ", ".join(f"{v / divisor:.{digits}f}" for v in values) + "]"
-
-    against = " vs baseline p50" if s.baseline_p50_ms is not None else ""
-    title = f"{escape_mermaid_label(s.task)}: last {len(points)} runs{against} ({unit})"
-    lines = [
-        "```mermaid",
-        "xychart-beta",
-        f'    title "{title}"',
-        "    x-axis [" + ", ".join(f'"{i}"' for i in range(1, len(points) + 1)) + "]",
-        f'    y-axis "{unit}"',
-        f"    bar {series(points)}",
-    ]
-    if s.baseline_p50_ms is not None:
-        # A flat line at the baseline p50: bars above it are slower than the default branch.
-        lines.append(f"    line {series([s.baseline_p50_ms] * len(points))}")
-    lines.append("```")
-    return "\n".join(lines)
+    The example names the PR's first task only when its name needs no escaping, since
+    Markdown shows a code span's text literally.
+    """
+    task = next((s.task for s in summaries if _PLAIN_TASK.fullmatch(s.task)), None)
+    example = f"/heatmeter rate 4 {task} quick today" if task else "/heatmeter rate 4 quick today"
+    return (
+        "How did these tasks feel? Comment `/heatmeter rate N` with N from 1 (awful) to "
+        f"5 (great), optionally naming a task and adding a few words: `{example}`"
+    )
 
 
 def _footer(
-    repository: str, pull_request: int, updated_at: datetime, dashboard_url: str | None
+    repository: str, pull_request: int, updated_at: datetime | None, dashboard_url: str | None
 ) -> str:
-    if updated_at.tzinfo is not None:
-        updated_at = updated_at.astimezone(UTC)
-    stamp = updated_at.strftime("%Y-%m-%d %H:%M UTC")
+    subject = f"{escape_markdown(repository)} pull request {int(pull_request)}"
+    if updated_at is None:
+        first = f"For {subject}"
+    else:
+        if updated_at.tzinfo is not None:
+            updated_at = updated_at.astimezone(UTC)
+        first = f"Updated {updated_at.strftime('%Y-%m-%d %H:%M UTC')} for {subject}"
     parts = [
-        f"Updated {stamp} for {escape_markdown(repository)} pull request {int(pull_request)}",
+        first,
         _LEGEND,
-        f"Δ compares p50 with the default branch; within ±{ON_PAR_PCT:.0f} % is on par",
+        "Baseline: the default branch's p50 on the same runner OS over 28 days, its number "
+        "of runs n and its noise band ±; Δ shows only outside the band",
     ]
     if dashboard_url:
         parts.append(f"[dashboard]({dashboard_url})")

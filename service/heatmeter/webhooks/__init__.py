@@ -2,12 +2,24 @@
 
 from gidgethub import routing
 
-from . import installations, ping, pull_requests, workflow_jobs, workflow_runs
+from . import (
+    installations,
+    issue_comments,
+    job_steps,
+    ping,
+    pull_requests,
+    repositories,
+    workflow_jobs,
+    workflow_runs,
+)
 
 router = routing.Router(
     installations.router,
+    issue_comments.router,
+    job_steps.router,
     ping.router,
     pull_requests.router,
+    repositories.router,
     workflow_jobs.router,
     workflow_runs.router,
 )

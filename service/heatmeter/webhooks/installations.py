@@ -20,12 +20,13 @@ from .payloads import (
 
 router = routing.Router()
 
+# An uninstalled App comes back as a new installation id, so deleted_at, once set, stays:
+# an event about the old installation delivered late must not bring it back.
 UPSERT_INSTALLATION = """
 INSERT INTO installations (installation_id, account, suspended_at, deleted_at)
 VALUES ($1, $2, $3, NULL)
 ON CONFLICT (installation_id) DO UPDATE SET
-    account = EXCLUDED.account, suspended_at = EXCLUDED.suspended_at, deleted_at = NULL,
-    updated_at = now()
+    account = EXCLUDED.account, suspended_at = EXCLUDED.suspended_at, updated_at = now()
 """
 MARK_DELETED = """
 UPDATE installations SET deleted_at = now(), updated_at = now() WHERE installation_id = $1
@@ -36,8 +37,10 @@ INSERT INTO installation_repositories (installation_id, repository, repository_i
 VALUES ($1, $2, $3)
 ON CONFLICT (installation_id, repository) DO UPDATE SET repository_id = EXCLUDED.repository_id
 """
+# By id, or by name in any case: the name may have changed since the repository was added.
 REMOVE_REPOSITORY = """
-DELETE FROM installation_repositories WHERE installation_id = $1 AND repository = $2
+DELETE FROM installation_repositories
+WHERE installation_id = $1 AND (repository_id = $3 OR lower(repository) = lower($2))
 """
 
 
@@ -109,7 +112,7 @@ async def repositories_changed(event: sansio.Event, *, db: asyncpg.Connection, *
     await db.executemany(
         REMOVE_REPOSITORY,
         [
-            (installation_id, repo["full_name"])
+            (installation_id, repo["full_name"], repo.get("id"))
             for repo in event.data.get("repositories_removed") or []
         ],
     )

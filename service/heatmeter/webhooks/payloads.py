@@ -61,6 +61,9 @@ FULL_NAME = {"type": "string", "pattern": REPOSITORY_PATTERN}
 OPTIONAL_FULL_NAME = {**FULL_NAME, "type": ["string", "null"]}
 OPTIONAL_TIMESTAMP = {"type": ["string", "null"], "pattern": TIMESTAMP_PATTERN, "maxLength": 64}
 SHA = {"type": "string", "pattern": SHA_PATTERN}
+OPTIONAL_SHA = {"type": ["string", "null"], "pattern": SHA_PATTERN}
+# An owner's or a repository's own name (the two halves of a full name).
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}$"}
 # Branch names are indexed with their repository; 255 characters keeps a row well
 # inside Postgres's B-tree limit whatever the characters.
 REF = required_text(255)

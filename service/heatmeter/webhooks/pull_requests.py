@@ -9,6 +9,7 @@ from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comment
 from ..http.schemas import INT32_MAX
+from ..ownership import PullRequestFacts, attach_runs_to_pull_request
 from .payloads import (
     FULL_NAME,
     OPTIONAL_FULL_NAME,
@@ -39,15 +40,6 @@ ON CONFLICT (repository, number) DO UPDATE SET
     merged = EXCLUDED.merged,
     installation_id = coalesce(EXCLUDED.installation_id, pull_requests.installation_id),
     updated_at = now()
-"""
-
-# Runs that reported no PR (push events) but ran this PR's head commit, or its branch
-# since the PR was opened. Branch names count only for same-repository branches.
-ATTACH_RUNS = """
-UPDATE task_runs SET pull_request = $2, updated_at = now()
-WHERE repository = $1 AND pull_request IS NULL
-  AND (sha = $3 OR ($4::text IS NOT NULL AND ref = 'refs/heads/' || $4
-       AND started_at >= coalesce($5, '-infinity'::timestamptz)))
 """
 
 
@@ -96,14 +88,16 @@ async def remember_pull_request(event: sansio.Event, *, db: asyncpg.Connection, 
         installation_id(event.data),
         github_time(pr.get("created_at")),
     )
-    same_repo_branch = pr["head"]["ref"] if head_repo == repository else None
-    attached = await db.execute(
-        ATTACH_RUNS,
-        repository,
-        pr["number"],
-        pr["head"]["sha"],
-        same_repo_branch,
-        github_time(pr.get("created_at")),
+    facts = PullRequestFacts(
+        number=pr["number"],
+        head_sha=pr["head"]["sha"],
+        head_ref=pr["head"]["ref"],
+        base_ref=pr["base"]["ref"],
+        default_branch=event.data["repository"].get("default_branch"),
+        same_repository=head_repo == repository,
+        open=pr["state"] == "open",
+        opened_at=github_time(pr.get("created_at")),
     )
-    if attached != "UPDATE 0":
+    attached = await attach_runs_to_pull_request(db, repository, facts)
+    if attached:
         await request_comment(db, repository, pr["number"])

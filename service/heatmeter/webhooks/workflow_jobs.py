@@ -10,6 +10,7 @@ from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
 from ..http.schemas import INT32_MAX
+from ..jobs.store import lock_run_attempt
 from .payloads import (
     OPTIONAL_TIMESTAMP,
     REPOSITORY,
@@ -77,6 +78,8 @@ async def close_unfinished_tasks(event: sansio.Event, *, db: asyncpg.Connection,
     if completed_at is None:
         return
     repository = repository_name(event.data)
+    # Before any row of the attempt is locked: see jobs.store.LOCK_RUN_ATTEMPT.
+    await lock_run_attempt(db, repository, job["run_id"], job.get("run_attempt") or 1)
     outcome = JOB_CONCLUSION_TO_OUTCOME.get(job.get("conclusion") or "", UNKNOWN_END)
     closed = await db.fetch(
         CLOSE_UNFINISHED,

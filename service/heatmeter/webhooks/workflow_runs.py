@@ -1,4 +1,4 @@
-"""Attaches a finished workflow run's task runs to its PRs and refreshes their comments."""
+"""Gives a finished workflow run's task runs to their PR and refreshes the comments."""
 
 from __future__ import annotations
 
@@ -9,22 +9,21 @@ from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
 from ..http.schemas import INT32_MAX
+from ..ownership import BRANCH_PREFIX, PullRequestFacts, RunFacts, attach_workflow_run
 from .payloads import (
-    REPOSITORY,
+    FULL_NAME,
+    OPTIONAL_SHA,
+    REF,
+    SHA,
     identifier,
     obj,
     optional_identifier,
+    optional_text,
     reads,
     repository_name,
 )
 
 router = routing.Router()
-
-# A run's reports may lack a PR number (push events, or a PR opened after the push).
-ATTACH_RUN = """
-UPDATE task_runs SET pull_request = $3, updated_at = now()
-WHERE repository = $1 AND run_id = $2 AND pull_request IS NULL
-"""
 
 SELECT_RUN_PRS = """
 SELECT DISTINCT pull_request FROM task_runs
@@ -32,22 +31,61 @@ WHERE repository = $1 AND run_id = $2 AND pull_request IS NOT NULL
 """
 
 
+REPO_ID = obj(nullable=True, id=optional_identifier())
 COMPLETED_RUN_FIELDS = obj(
     ["workflow_run", "repository"],
-    repository={**REPOSITORY, "required": ["full_name", "id"]},
+    repository=obj(
+        ["full_name", "id"],
+        full_name=FULL_NAME,
+        id=identifier(),
+        default_branch=optional_text(255),
+    ),
     workflow_run=obj(
         ["id"],
         id=identifier(),
+        head_sha=OPTIONAL_SHA,
+        head_branch=optional_text(255),
+        event=optional_text(100),
         pull_requests={
             "type": ["array", "null"],
             "items": obj(
-                ["number"],
+                ["number", "head", "base"],
                 number=identifier(INT32_MAX),
-                base=obj(repo=obj(nullable=True, id=optional_identifier())),
+                head=obj(
+                    ["sha", "ref"],
+                    sha=SHA,
+                    ref=REF,
+                    repo=obj(nullable=True, id=optional_identifier()),
+                ),
+                base=obj(["ref"], ref=REF, repo=obj(nullable=True, id=optional_identifier())),
             ),
         },
     ),
 )
+
+
+def listed_pull_requests(data: dict[str, Any]) -> list[PullRequestFacts]:
+    """The PRs a workflow_run payload lists, as the ownership rule sees them.
+
+    Only PRs of this repository: a fork's run lists its own repository's numbers.
+    """
+    repository = data["repository"]
+    listed = []
+    for pr in data["workflow_run"].get("pull_requests") or []:
+        base, head = pr.get("base") or {}, pr.get("head") or {}
+        if (base.get("repo") or {}).get("id") != repository["id"]:
+            continue
+        listed.append(
+            PullRequestFacts(
+                number=pr["number"],
+                head_sha=head["sha"],
+                head_ref=head["ref"],
+                base_ref=base["ref"],
+                default_branch=repository.get("default_branch"),
+                same_repository=(head.get("repo") or {}).get("id") == repository["id"],
+            )
+        )
+    return listed
 
 
 @router.register("workflow_run", action="completed")
@@ -57,16 +95,17 @@ async def refresh_run_pull_requests(
 ) -> None:
     run = event.data["workflow_run"]
     repository = repository_name(event.data)
-    # Only PRs of this repository: a fork's PR lists its own repository's numbers.
-    numbers = [
-        pr["number"]
-        for pr in run.get("pull_requests") or []
-        if (pr.get("base", {}).get("repo") or {}).get("id") == event.data["repository"]["id"]
-    ]
-    if numbers:
-        # A run serves one head commit; with several PRs on it the first one gets the rows.
-        await db.execute(ATTACH_RUN, repository, run["id"], numbers[0])
+    # The run as the rule sees it: by head commit and head branch, not by the payload's
+    # `pull_requests` alone, which also lists PRs *into* the run's branch.
+    facts = RunFacts(
+        sha=run.get("head_sha"),
+        ref=BRANCH_PREFIX + run["head_branch"] if run.get("head_branch") else None,
+        event_name=run.get("event"),
+    )
+    number = await attach_workflow_run(
+        db, repository, run["id"], facts, listed_pull_requests(event.data)
+    )
     reported = {
         row["pull_request"] for row in await db.fetch(SELECT_RUN_PRS, repository, run["id"])
     }
-    await request_comments(db, {(repository, n) for n in {*numbers, *reported}})
+    await request_comments(db, {(repository, n) for n in {number, *reported} if n is not None})

@@ -1,0 +1,1 @@
+"""`heatmeter backfill`: past workflow runs' job steps and queue times, read with PyGithub."""

@@ -1,0 +1,103 @@
+"""The backfill itself: credentials to repositories, each walked in turn, counts summed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TextIO
+
+import asyncpg
+import structlog
+from github import GithubException
+
+from ..tasks.store import list_task_definitions
+from .github import GitHubAccess, Target
+from .progress import Counts, LineProgress
+from .walk import BackfillStopped, Clock, RepositoryWalk, Sleep
+
+log = structlog.get_logger(__name__)
+
+
+async def backfill_database(
+    dsn: str, access: GitHubAccess, repositories: list[str], all_installed: bool, since: datetime
+) -> Counts:
+    from ..cli import DatabaseUnreachable
+    from ..db.migrations import migrate
+
+    try:
+        conn = await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnreachable(str(exc)) from None
+    try:
+        await migrate(conn)
+        return await backfill(conn, access, repositories, since, all_installed=all_installed)
+    finally:
+        await conn.close()
+
+
+async def backfill(
+    conn: asyncpg.Connection,
+    access: GitHubAccess,
+    repositories: Sequence[str],
+    since: datetime,
+    *,
+    all_installed: bool = False,
+    progress: LineProgress | None = None,
+    clock: Clock = time.time,
+    sleep: Sleep = asyncio.sleep,
+    result_cap: int | None = None,
+    stream: TextIO | None = None,
+) -> Counts:
+    """Walk each repository in turn; a repository that fails is said so and skipped."""
+    progress = progress or LineProgress(stream)
+    definitions = await list_task_definitions(conn)
+    if not definitions:
+        log.warning(
+            "no task definitions: only queue times will be stored",
+            hint="heatmeter tasks add NAME --step PATTERN",
+        )
+    log.info("backfill starting", github=access.describe(), since=since.isoformat())
+    targets = await _targets(access, repositories, all_installed)
+    total = Counts()
+    for target in targets:
+        options = {} if result_cap is None else {"result_cap": result_cap}
+        walk = RepositoryWalk(
+            conn, target, definitions, progress, clock=clock, sleep=sleep, **options
+        )
+        try:
+            await walk.run(since)
+        except (BackfillStopped, GithubException) as exc:
+            walk.counts.failed_repositories += 1
+            error = str(exc) if isinstance(exc, BackfillStopped) else _refusal(exc)
+            log.error("backfill of a repository stopped", repository=target.repository, error=error)
+            progress.repository_failed(
+                target.repository, f"{error}; run it again to resume where it stopped"
+            )
+        else:
+            progress.repository_done(target.repository, walk.counts)
+        total.add(walk.counts)
+    return total
+
+
+async def _targets(
+    access: GitHubAccess, repositories: Sequence[str], all_installed: bool
+) -> list[Target]:
+    def resolve() -> list[Target]:
+        try:
+            return list(access.targets(repositories, all_installed=all_installed))
+        except GithubException as exc:
+            raise BackfillStopped(
+                f"cannot list the repositories to walk: {_refusal(exc)}"
+            ) from None
+
+    return await asyncio.to_thread(resolve)
+
+
+def _refusal(exc: GithubException) -> str:
+    if exc.status == 404:
+        return "not found, or not visible to these credentials (is the App installed there?)"
+    if exc.status == 401:
+        return "GitHub refused the credentials (401)"
+    return f"GitHub answered {exc.status}: {exc.message or exc.data}"

@@ -1,0 +1,1 @@
+"""`heatmeter demo`: a labelled synthetic history, so a new install has something to show."""

@@ -1,0 +1,1 @@
+"""Happiness: `/heatmeter rate` comments on pull requests, read and stored as responses."""

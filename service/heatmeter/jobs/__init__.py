@@ -1,0 +1,1 @@
+"""Finished GitHub Actions jobs: their steps as task runs, and their queue times."""

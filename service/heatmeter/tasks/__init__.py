@@ -1,0 +1,1 @@
+"""Task definitions: the platform team's names for job steps, stored and matched."""
