@@ -101,7 +101,7 @@ async def test_other_steps_of_the_same_task_are_separate_runs(
         ({"started_at": "2026-11-01T12:00:00"}, {"started_at"}),
         ({"finished_at": "2026-11-01T11:00:00+00:00"}, {"finished_at"}),
         ({"outcome": None}, {"outcome"}),
-        ({"phase": "start"}, {"finished_at", "duration_ms", "outcome", "exit_code"}),
+        ({"phase": "start", "duration_ms": 1, "exit_code": 0}, {"duration_ms", "exit_code"}),
         ({"surprise": 1}, {"surprise"}),
         ({"sha": "not-a-sha"}, {"sha"}),
         ({"version": ""}, {"version"}),
