@@ -120,13 +120,19 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     try:
         yield conn
     finally:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        )
-        names = [f'"{t["tablename"]}"' for t in tables if t["tablename"] not in TABLES_TO_KEEP]
-        if names:
-            await conn.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+        await empty_tables(conn)
         await conn.close()
+
+
+async def data_tables(conn: asyncpg.Connection) -> list[str]:
+    """Every table the service writes (quoted), the migration ledger aside."""
+    tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return [f'"{t["tablename"]}"' for t in tables if t["tablename"] not in TABLES_TO_KEEP]
+
+
+async def empty_tables(conn: asyncpg.Connection) -> None:
+    if names := await data_tables(conn):
+        await conn.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
 
 
 REPORT_SECRET = "test-report-secret"

@@ -26,13 +26,9 @@ from heatmeter.http.server import AppRunner
 from heatmeter.reports.trust import SIGNATURE_HEADER, sign
 from heatmeter.settings import Settings
 
-from ..conftest import REPORT_SECRET
+from ..conftest import REPORT_SECRET, data_tables, empty_tables
 
 T = TypeVar("T")
-
-# Tables a fuzz case may write; each case checks that a refusal changed none of them.
-STORED = ("task_runs", "comment_outbox", "webhook_deliveries", "pull_requests", "installations",
-          "installation_repositories")  # fmt: skip
 
 
 def budget(examples: int) -> settings:
@@ -58,9 +54,14 @@ class LiveService:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
 
     def counts(self) -> dict[str, int]:
+        """Rows in every table: a refused request must leave each as it was."""
+
         async def count() -> dict[str, int]:
             async with self.app[pool_key].acquire() as conn:
-                return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in STORED}  # noqa: S608
+                return {
+                    table: await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
+                    for table in await data_tables(conn)
+                }
 
         return self.run(count())
 
@@ -98,7 +99,7 @@ def live_service(database_url: str) -> Iterator[LiveService]:
             await stop.wait()
             # Leave the database as the other tests expect it: empty.
             async with app[pool_key].acquire() as conn:
-                await conn.execute(f"TRUNCATE {', '.join(STORED)} RESTART IDENTITY CASCADE")
+                await empty_tables(conn)
         finally:
             await runner.cleanup()
 
