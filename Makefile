@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test browser-test lint format fuzz bench clean
+.PHONY: run demo test browser-test lint format fuzz bench bench-quick wrk clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -57,12 +57,31 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: the benchmarks in bench/, printing their figures
-bench: $(VENV)/.installed-dev
+## bench: the benchmarks in bench/, printing their figures (installs wrk when it can)
+bench: $(VENV)/.installed-dev wrk
 	$(BIN)/python bench/action_overhead.py
-	$(BIN)/python bench/report_ingest.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/history.py $(HISTORY_ARGS)
 	$(BIN)/python bench/comment_burst.py
 	$(BIN)/python bench/scorecard_pages.py
+
+## bench-quick: the same with 200k history rows and 5 s of load
+bench-quick: $(VENV)/.installed-dev wrk
+	$(BIN)/python bench/ingest.py --duration 5
+	$(BIN)/python bench/history.py --rows 200000
+
+# wrk, the external load generator: Debian's package, installed when we are root.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing wrk (Debian package)"; \
+	    apt-get install -y -q wrk >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } \
+	      || { echo "apt-get could not install wrk"; exit 1; }; \
+	  else \
+	    echo "make bench needs wrk: sudo apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)"; \
+	    exit 1; \
+	  fi; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules

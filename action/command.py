@@ -12,7 +12,7 @@ import _signal
 import sys
 import time
 
-from action import background, system
+from action import system
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def run(
         # `while_running` works on another thread so that the command's end is timed when it
         # happens; a short switch interval hands the GIL back to this thread promptly.
         sys.setswitchinterval(0.0005)
-        helper = background.Job()
+        helper = system.Job()
         helper.start(while_running)
         code = child.wait()
         duration_ms = int((time.monotonic() - started) * 1000)

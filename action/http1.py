@@ -1,10 +1,10 @@
-"""One HTTP/1.1 request per connection over `_socket`, and the URL handling it needs."""
+"""One HTTP/1.1 request per connection over `_socket`, directly or through an HTTP proxy."""
 
 # Start-up cost under `python3 -I -S`: http.client imports email.* (~32 ms), urllib.parse
 # ~19 ms, socket ~8 ms (enum, selectors). `_socket`, the C module under `socket`, loads in
-# under 1 ms; with `Connection: close` a client is a status line, headers and a body read to
-# the end. TLS needs `ssl` (~28 ms, and ~50 ms more for the system's CA certificates): that
-# is started on a background thread (`prepare_tls`) as soon as an https URL is in sight.
+# under 1 ms; with `Connection: close` a client is a status line, headers and a framed body.
+# TLS needs `ssl` (~28 ms, and ~50 ms more for the system's CA certificates): that is started
+# on a background thread (`prepare_tls`) as soon as an https URL is in sight.
 
 from __future__ import annotations
 
@@ -15,19 +15,32 @@ try:
 except ImportError:  # an interpreter without CPython's private module
     import socket as socket_module  # type: ignore[no-redef]
 
-from action import background
+from action import responses, system
+from action.responses import Response
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from action.proxy import Proxy
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-MAX_BODY = 1 << 20
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_RECV_SIZE = 65536
 
-
-class BadResponse(Exception):
-    """The server's answer is not HTTP/1.x (or the connection closed before one)."""
+# Looked up at call time, so that a test can stand in for the system's resolver.
+getaddrinfo = socket_module.getaddrinfo
 
 
 class CertificateRejected(Exception):
     """The server's TLS certificate failed verification; retrying will not change that."""
+
+
+class TunnelRefused(OSError):
+    """The proxy answered CONNECT with something other than 2xx."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class URL:
@@ -42,7 +55,8 @@ class URL:
         cut = min((at for at in (rest.find("/"), rest.find("?")) if at >= 0), default=len(rest))
         authority, target = rest[:cut], rest[cut:]
         self.target = target if target.startswith("/") else "/" + target
-        authority = authority.rpartition("@")[2]  # credentials in a URL are never sent
+        # Credentials in a URL are never sent; what is left is what NO_PROXY is matched with.
+        self.netloc = authority = authority.rpartition("@")[2]
         if authority.startswith("["):  # an IPv6 literal, e.g. [::1]:8080
             host, bracket, port = authority[1:].partition("]")
             if not bracket or (port and not port.startswith(":")):
@@ -52,10 +66,24 @@ class URL:
             host, _, port = authority.partition(":")
         if not host:
             raise ValueError(f"no host in URL {url!r}")
-        self.host = host.lower()
+        host = host.lower()
+        if not host.isascii():
+            # A name like bücher.example travels as xn--bcher-kva.example (IDNA), in the Host
+            # header, the DNS lookup, the TLS server name and a proxy's CONNECT alike.
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise ValueError(f"invalid host name in URL {url!r}: {exc}") from None
+        self.host = host
         if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
             raise ValueError(f"invalid port {port!r} in URL {url!r}")
         self.port = int(port) if port else DEFAULT_PORTS[self.scheme]
+
+    @property
+    def authority(self) -> str:
+        """host:port, always with the port: a CONNECT request's target."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def host_header(self) -> str:
@@ -63,16 +91,9 @@ class URL:
         return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
 
 
-def quote(text: str) -> str:
-    """Percent-encode `text` for a query value (urllib.parse.quote with safe="")."""
-    return "".join(
-        chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in text.encode("utf-8")
-    )
-
-
 # --- TLS, prepared in the background ---------------------------------------------------------
 
-_tls = background.Job()
+_tls = system.Job()
 
 
 def _create_tls_context() -> object:
@@ -95,46 +116,47 @@ def _tls_context() -> object:
 # --- one exchange ------------------------------------------------------------------------
 
 
-class Response:
-    """A final answer: status, headers (names lower-cased) and body."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self) -> object:
-        """The body as JSON, or None when it is not JSON."""
-        from action import jsonlite
-
-        try:
-            return jsonlite.loads(self.body)
-        except ValueError:
-            return None
-
-
-class _Clock:
-    """One attempt's timeout, for the connect and every read and write within it."""
+class Timer:
+    """One attempt's timeout, for the lookup, the connect and every read and write within it."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
 
-    def arm(self, sock: socket_module.socket) -> None:
+    def left(self) -> float:
         left = self.ends - time.monotonic()
         if left <= 0:
             raise TimeoutError(f"timed out after {self.seconds:.1f} s")
-        sock.settimeout(left)
+        return left
+
+    def arm(self, sock: socket_module.socket) -> None:
+        sock.settimeout(self.left())
 
 
-def _connect(url: URL, clock: _Clock) -> socket_module.socket:
-    problem: OSError = OSError(f"cannot resolve {url.host}")
-    # A str host goes through the `idna` codec, which imports `re` and `unicodedata` (~10 ms);
-    # an ASCII name as bytes is the same name without it.
-    host = url.host.encode("ascii") if url.host.isascii() else url.host
-    for family, kind, proto, _, address in socket_module.getaddrinfo(
-        host, url.port, 0, socket_module.SOCK_STREAM
-    ):
+def _is_address(host: str) -> bool:
+    for family in (socket_module.AF_INET, socket_module.AF_INET6):
+        try:
+            socket_module.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _addresses(host: str, port: int, clock: Timer) -> list[tuple]:
+    name = host.encode("ascii")  # bytes: a str would load the `idna` codec (~10 ms)
+    if _is_address(host):  # nothing to look up
+        return getaddrinfo(name, port, 0, socket_module.SOCK_STREAM)
+    # getaddrinfo has no timeout of its own and a resolver can hang for tens of seconds:
+    # it runs on a thread, waited for no longer than the attempt has left.
+    lookup = system.Job()
+    lookup.start(lambda: getaddrinfo(name, port, 0, socket_module.SOCK_STREAM))
+    return lookup.outcome(clock.left(), f"DNS lookup of {host}")  # type: ignore[return-value]
+
+
+def connect(host: str, port: int, clock: Timer) -> socket_module.socket:
+    problem: OSError = OSError(f"cannot resolve {host}")
+    for family, kind, proto, _, address in _addresses(host, port, clock):
         sock = socket_module.socket(family, kind, proto)
         try:
             clock.arm(sock)
@@ -149,7 +171,7 @@ def _connect(url: URL, clock: _Clock) -> socket_module.socket:
     raise problem
 
 
-def _secure(sock: socket_module.socket, url: URL, clock: _Clock) -> socket_module.socket:
+def _secure(sock: socket_module.socket, url: URL, clock: Timer) -> socket_module.socket:
     context = _tls_context()
     clock.arm(sock)
     try:
@@ -163,93 +185,46 @@ def _secure(sock: socket_module.socket, url: URL, clock: _Clock) -> socket_modul
         raise
 
 
-def _receive(sock: socket_module.socket, clock: _Clock) -> bytes:
-    """Everything the server sends until it closes, or until a Content-Length is complete."""
-    data = b""
-    wanted = -1
-    while wanted < 0 or len(data) < wanted:
+def receiver(sock: socket_module.socket, clock: Timer) -> Callable[[], bytes]:
+    def receive() -> bytes:
         clock.arm(sock)
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if wanted < 0 and b"\r\n\r\n" in data:
-            head = data.partition(b"\r\n\r\n")[0]
-            _, status, headers = _headers(head)
-            length = headers.get("content-length", "")
-            if status >= 200 and length.isdigit():  # else: to the end (1xx, chunked, none)
-                wanted = len(head) + 4 + int(length)
-        if len(data) > MAX_BODY:
-            break
-    return data
+        return sock.recv(_RECV_SIZE)
 
-
-def _headers(head: bytes) -> tuple[str, int, dict[str, str]]:
-    """The version, status and headers (names lower-cased) of a response head."""
-    lines = head.decode("iso-8859-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    status = rest[:3]
-    if not version.startswith("HTTP/1.") or not (status.isascii() and status.isdigit()):
-        raise BadResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if colon:
-            headers[name.strip().lower()] = value.strip()
-    return version, int(status), headers
-
-
-def _dechunk(body: bytes) -> bytes:
-    """The payload of a `Transfer-Encoding: chunked` body."""
-    payload = b""
-    while body:
-        size_line, _, body = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            break
-        payload += body[:size]
-        body = body[size + 2 :]
-    return payload
-
-
-def _parse(data: bytes) -> Response:
-    if not data:
-        raise BadResponse("the server closed the connection without an answer")
-    while True:
-        head, separator, body = data.partition(b"\r\n\r\n")
-        if not separator:
-            raise BadResponse("the answer ended inside its headers")
-        _, status, headers = _headers(head)
-        if status >= 200 or status < 100:
-            break
-        data = body  # an interim answer (100 Continue, 103 Early Hints): the real one follows
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        try:
-            body = _dechunk(body)
-        except ValueError:
-            raise BadResponse("malformed chunked body") from None
-    elif headers.get("content-length", "").isdigit():
-        body = body[: int(headers["content-length"])]
-    return Response(status, headers, body[:MAX_BODY])
+    return receive
 
 
 def exchange(
-    method: str, url: URL, headers: dict[str, str], body: bytes | None, timeout: float
+    method: str,
+    url: URL,
+    headers: dict[str, str],
+    body: bytes | None,
+    timeout: float,
+    proxy: Proxy | None = None,
 ) -> Response:
-    """Send one request with `Connection: close` and read the whole answer within `timeout`."""
-    clock = _Clock(timeout)
-    lines = [f"{method} {url.target} HTTP/1.1", f"Host: {url.host_header}"]
+    """Send one request with `Connection: close` and read the whole answer within `timeout`.
+
+    Through `proxy`, https goes through a CONNECT tunnel and http is sent to the proxy with
+    the absolute URL as its target.
+    """
+    clock = Timer(timeout)
+    forwarded = proxy is not None and url.scheme == "http"
+    target = f"http://{url.host_header}{url.target}" if forwarded else url.target
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {url.host_header}"]
+    if forwarded and proxy.authorization:  # type: ignore[union-attr]
+        lines.append(f"Proxy-Authorization: {proxy.authorization}")  # type: ignore[union-attr]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     lines += ["Accept-Encoding: identity", "Connection: close", "", ""]
     request = "\r\n".join(lines).encode("latin-1") + (body or b"")
-    sock = _connect(url, clock)
+    sock = connect(url.host, url.port, clock) if proxy is None else proxy.connect(clock)
     try:
         if url.scheme == "https":
+            if proxy is not None:
+                proxy.tunnel(sock, url, headers.get("User-Agent"), clock)
             sock = _secure(sock, url, clock)
         clock.arm(sock)
         sock.sendall(request)
-        return _parse(_receive(sock, clock))
+        return responses.read(responses.Stream(receiver(sock, clock)))
     finally:
         sock.close()

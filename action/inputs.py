@@ -12,6 +12,10 @@ PHASES = ("start", "finish")
 OUTCOMES = ("success", "failure", "cancelled", "skipped", "timed_out")
 TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 FALSE_WORDS = frozenset({"false", "no", "0", "off", ""})
+# Seconds a report may spend waiting out a service that answers 503/429/5xx: a database
+# restart or failover takes well under this. A service that never answers costs ~4 s.
+RETRY_BUDGET_S = 30.0
+MAX_RETRY_BUDGET_S = 600.0
 
 # Every INPUT_* variable action.yml sets; none of them belongs in the wrapped command's env.
 NAMES = (
@@ -27,6 +31,7 @@ NAMES = (
     "secret",
     "audience",
     "fail-on-report-error",
+    "retry-budget",
 )
 
 
@@ -57,6 +62,20 @@ class Inputs:
         self.audience = get("audience", "heatmeter")
         flag = get("fail-on-report-error", "false").lower()
         self.fail_on_report_error = flag in TRUE_WORDS
+        self.retry_budget = RETRY_BUDGET_S
+        budget = get("retry-budget")
+        if budget:
+            try:
+                self.retry_budget = float(budget)
+            except ValueError:
+                self.retry_budget = -1.0
+            # `not <=` also catches NaN, which compares false with everything.
+            if not 0 <= self.retry_budget <= MAX_RETRY_BUDGET_S:
+                self.retry_budget = RETRY_BUDGET_S
+                self.problems.append(
+                    f"retry-budget must be a number of seconds from 0 to {MAX_RETRY_BUDGET_S:.0f},"
+                    f" not {budget!r}"
+                )
 
         if flag not in TRUE_WORDS | FALSE_WORDS:
             self.problems.append(f"fail-on-report-error must be true or false, not {flag!r}")

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from action import http1, transport
+from action import transport
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing `typing` (~6 ms)
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
 class TokenError(Exception):
     """The token endpoint is configured but gave no token."""
 
 
-def available(environ: Mapping[str, str]) -> bool:
-    """True when the runner exposes the token endpoint (only with `id-token: write`)."""
-    return bool(
-        environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
-        and environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+def quote(text: str) -> str:
+    """Percent-encode `text` for a query value (urllib.parse.quote with safe="")."""
+    return "".join(
+        chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in text.encode("utf-8")
     )
 
 
@@ -25,13 +27,13 @@ def fetch_token(environ: Mapping[str, str], audience: str, deadline: transport.D
     """GET `$ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`, answered with `{"value": "<jwt>"}`."""
     url = environ["ACTIONS_ID_TOKEN_REQUEST_URL"]
     if audience:
-        url += ("&" if "?" in url else "?") + "audience=" + http1.quote(audience)
+        url += ("&" if "?" in url else "?") + "audience=" + quote(audience)
     headers = {
         "Authorization": "bearer " + environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
         "Accept": "application/json",
     }
     try:
-        answer = transport.request("GET", url, deadline=deadline, headers=headers)
+        answer = transport.request("GET", url, deadline=deadline, headers=headers, environ=environ)
     except transport.SendError as exc:
         raise TokenError(f"OIDC token request failed: {exc}") from None
     except ValueError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from action import jsonlite, system
-from action.signature import sha256
+from action.report import sha256
 
 
 def _state_path(temp_dir: str, task: str, step_id: str) -> str:

@@ -42,9 +42,9 @@ def postgres() -> Iterator[str]:
 
     with (
         tempfile.TemporaryDirectory(prefix="heatmeter-bench-") as data,
-        embedded_postgres(Path(data)) as dsn,
+        embedded_postgres(Path(data)) as embedded,
     ):
-        yield dsn
+        yield embedded.dsn
 
 
 async def _execute(url: str, sql: str) -> None:
@@ -67,14 +67,14 @@ def service(database_url: str, **env: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process)
+        wait_ready(url, process)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
     import http.client
 
     deadline = time.monotonic() + timeout

@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 
+from bench._client import hammer
 from bench._service import ROOT, postgres, service
-from bench.report_ingest import hammer
 
 PAGES = {
     "healthz (baseline)": "/healthz",

@@ -28,6 +28,7 @@ from heatmeter.http.server import AppRunner
 from heatmeter.settings import Settings
 
 from .oidc_issuer import OidcIssuer, serve_issuer
+from .throwaway_postgres import stop_leftover_server
 
 TABLES_TO_KEEP = {"schema_migrations"}
 
@@ -65,10 +66,23 @@ def postgres_server() -> Iterator[str]:
 
     data_dir = Path(tempfile.mkdtemp(prefix="heatmeter-test-"))
     try:
-        with embedded_postgres(data_dir) as dsn:
-            yield dsn
+        with embedded_postgres(data_dir) as embedded:
+            yield embedded.dsn
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def server_tmp() -> Iterator[Path]:
+    """A temporary folder a Postgres run as another user (root runs pgserver's as
+    ``pgserver``) can use: outside pytest's own, whose parent every pytest session on the
+    machine sets back to mode 0700, locking that user out while its server runs."""
+    folder = Path(tempfile.mkdtemp(prefix="heatmeter-pg-"))
+    try:
+        yield folder
+    finally:
+        stop_leftover_server(folder / "postgres")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -195,3 +196,111 @@ async def test_oidc_token_of_another_repository_is_refused(
     assert run.exit_code == 2
     assert any("repository" in w for w in run.warnings()), run.stdout
     assert await db.fetchval("SELECT count(*) FROM task_runs") == 0
+
+
+# --- a database restart in the middle of a stream of reports ----------------------------------
+
+
+class DatabaseLink:
+    """A TCP hop between the service and Postgres that a test cuts, as a restart would.
+
+    Cut, it drops every open connection and resets new ones at once, which is what the
+    service sees while Postgres restarts or fails over; restored, it forwards again. The
+    shared server itself is never touched.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self._target = urlsplit(dsn)
+        socket_folder = parse_qs(self._target.query).get("host", [""])[0]
+        self._unix_path = None
+        if socket_folder.startswith("/"):  # the embedded Postgres: a Unix socket only
+            self._unix_path = f"{socket_folder}/.s.PGSQL.{self._target.port or 5432}"
+        self.up = True
+        self.reset = 0  # connections refused while cut: the service tried during the outage
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> str:
+        """Listen on 127.0.0.1; the DSN that reaches the same database through the link."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        login = self._target.netloc.rpartition("@")[0]
+        netloc = f"{login}@127.0.0.1:{port}" if login else f"127.0.0.1:{port}"
+        return urlunsplit(("postgresql", netloc, self._target.path, "sslmode=disable", ""))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            self.reset += 1
+            writer.transport.abort()
+            return
+        if self._unix_path:
+            upstream_reader, upstream = await asyncio.open_unix_connection(self._unix_path)
+        else:
+            host, port = self._target.hostname or "127.0.0.1", self._target.port or 5432
+            upstream_reader, upstream = await asyncio.open_connection(host, port)
+        self._open |= {writer, upstream}
+        await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer))
+
+    def cut(self) -> None:
+        self.up = False
+        for writer in self._open:
+            writer.transport.abort()
+        self._open.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    async def close(self) -> None:
+        self.cut()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.transport.abort()
+
+
+@pytest.fixture
+async def database_link(settings: Settings) -> AsyncIterator[tuple[DatabaseLink, Settings]]:
+    link = DatabaseLink(settings.database_url)
+    dsn = await link.start()
+    yield link, replace(settings, database_url=dsn)
+    await link.close()
+
+
+async def test_reports_ride_out_a_database_restart_stored_once_each(
+    aiohttp_client, runner, database_link, db: asyncpg.Connection
+) -> None:
+    link, settings = database_link
+    client = await aiohttp_client(create_app(settings))
+    url = url_of(client)
+
+    def report(task: str) -> asyncio.Task[ActionRun]:
+        return asyncio.ensure_future(runner(url, task=task, run="true", secret=REPORT_SECRET))
+
+    # Two reports while Postgres is up (they leave connections in the pool), then the
+    # restart: six more, one every 0.25 s, all answered 503 + Retry-After at first.
+    runs = [report("before-1"), report("before-2")]
+    await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
+    link.cut()
+    for number in range(6):
+        runs.append(report(f"during-{number}"))
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(1.5)  # about 3 s of outage, well inside the 30 s retry budget
+    link.restore()
+    finished = await asyncio.wait_for(asyncio.gather(*runs), timeout=60)
+
+    assert link.reset > 0  # the service did meet the outage
+    for run in finished:
+        assert run.exit_code == 0, run.stdout + run.stderr
+        assert run.warnings() == [], run.stdout  # none given up
+    rows = await db.fetch("SELECT task, count(*) AS copies FROM task_runs GROUP BY task")
+    assert {row["task"]: row["copies"] for row in rows} == {
+        task: 1 for task in ["before-1", "before-2"] + [f"during-{n}" for n in range(6)]
+    }

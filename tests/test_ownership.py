@@ -256,5 +256,7 @@ async def test_migration_008_gives_default_branch_runs_back_to_the_branch(
     await report(client, run_id=3, ref="refs/heads/master", event_name="pull_request_target",
                  **common)  # fmt: skip
     migration = Path(__file__).parents[1] / "sql" / "008_figures.sql"
-    await db.execute(migration.read_text())  # idempotent, like every statement in it
+    # Its data fix, run again (the view it replaces is a snapshot's since sql/012).
+    fix = migration.read_text()
+    await db.execute(fix[fix.index("UPDATE task_runs AS t") :])
     assert await owners(db) == {1: None, 2: pr["number"], 3: pr["number"]}

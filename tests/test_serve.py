@@ -141,8 +141,9 @@ async def test_a_broken_app_key_is_a_clear_error_that_does_not_echo_it(
 
 
 async def test_serve_without_database_url_starts_and_stops_an_embedded_postgres(
-    tmp_path: Path, unused_tcp_port: int
+    server_tmp: Path, unused_tcp_port: int
 ) -> None:
+    tmp_path = server_tmp
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "heatmeter", "serve", "--port", str(unused_tcp_port),

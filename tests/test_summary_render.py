@@ -10,18 +10,16 @@ import pytest
 
 from heatmeter.comments.sticky import MARKER, with_marker
 from heatmeter.summary.charts import _axis_top, _time_labels
+from heatmeter.summary.escape import escape_markdown, escape_mermaid_label, safe_https_url
 from heatmeter.summary.metrics import TaskSummary, summarize_task
 from heatmeter.summary.render import (
     CHART_TASKS,
     MAX_COMMENT_CHARS,
     OPEN_ROWS,
     TITLE,
-    escape_markdown,
-    escape_mermaid_label,
-    format_duration,
     render_summary,
-    safe_https_url,
 )
+from heatmeter.summary.vocabulary import format_duration
 
 from .summaries import T0, runs
 

@@ -8,6 +8,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter.db.upkeep import refresh_task_health
+
 from .conftest import REPORT_SECRET
 from .reports import make_report, signed
 from .webhooks import payload, webhook_request
@@ -37,10 +39,42 @@ async def test_task_health_counts_outcomes_and_durations(
         (4, "cancelled", 1_000), (5, "timed_out", 40_000),
     ]:  # fmt: skip
         await store(client, run_id=run_id, outcome=outcome, duration_ms=ms, **RECENT)
+    assert await refresh_task_health(db)
     row = await db.fetchrow("SELECT * FROM task_health")
     assert (row["runs"], row["succeeded"], row["failed"], row["cancelled"]) == (5, 2, 2, 1)
     assert float(row["success_rate"]) == 0.5
     assert row["p50_ms"] == 25_000  # of 10, 20, 30, 40 s: the cancelled run is left out
+    live = await db.fetchrow("SELECT * FROM task_health_live")
+    assert dict(live) == {k: v for k, v in row.items() if k != "as_of"}
+
+
+async def test_task_health_is_a_snapshot_that_says_when(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    await store(client, run_id=1, **RECENT)
+    assert await refresh_task_health(db)
+    first = await db.fetchrow("SELECT runs, as_of FROM task_health")
+    await store(client, run_id=2, **RECENT)
+    # Until the next refresh the snapshot keeps its figures; the live view has the new run.
+    assert await db.fetchval("SELECT runs FROM task_health") == 1
+    assert await db.fetchval("SELECT runs FROM task_health_live") == 2
+    assert await refresh_task_health(db)
+    second = await db.fetchrow("SELECT runs, as_of FROM task_health")
+    assert second["runs"] == 2
+    assert second["as_of"] > first["as_of"]
+
+
+async def test_one_replica_refreshes_at_a_time(
+    client: TestClient, db: asyncpg.Connection, database_url: str
+) -> None:
+    other = await asyncpg.connect(database_url)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT pg_advisory_xact_lock(7308604897068083571)")
+            assert await refresh_task_health(db) is False
+        assert await refresh_task_health(db) is True
+    finally:
+        await other.close()
 
 
 async def test_task_adoption_compares_with_installed_repositories(
@@ -67,6 +101,7 @@ async def test_a_task_closed_by_the_job_webhook_does_not_move_p50(
 ) -> None:
     for run_id, ms in [(1, 10_000), (2, 20_000), (3, 30_000)]:
         await store(client, run_id=run_id, duration_ms=ms, runner_name="r", **RECENT)
+    assert await refresh_task_health(db)
     before = await db.fetchrow("SELECT p50_ms, p90_ms FROM task_health")
 
     # A task that never reported its end, closed by its job's webhook an hour later.
@@ -81,6 +116,7 @@ async def test_a_task_closed_by_the_job_webhook_does_not_move_p50(
     body, headers = webhook_request("workflow_job", completed, "test-webhook-secret")
     assert (await client.post("/webhooks/github", data=body, headers=headers)).status == 200
 
+    assert await refresh_task_health(db)
     row = await db.fetchrow("SELECT * FROM task_health")
     assert (row["runs"], row["failed"], row["unmeasured"]) == (4, 1, 1)
     assert float(row["success_rate"]) == 0.75  # the outcome counts
@@ -101,6 +137,7 @@ async def test_task_health_exposes_a_flaky_rate(client: TestClient, db: asyncpg.
         await store(client, sha=sha, run_id=run_id, run_attempt=attempt, outcome=outcome,
                     started_at=when.isoformat(),
                     finished_at=(when + timedelta(seconds=30)).isoformat())  # fmt: skip
+    assert await refresh_task_health(db)
     row = await db.fetchrow("SELECT commits, flaky_commits, flaky_rate FROM task_health")
     assert (row["commits"], row["flaky_commits"]) == (3, 1)
     assert float(row["flaky_rate"]) == pytest.approx(1 / 3, abs=1e-4)

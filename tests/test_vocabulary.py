@@ -7,7 +7,7 @@ import random
 import pytest
 
 from action import workflow_commands as action_words
-from heatmeter.summary import render as comment_words
+from heatmeter.summary import vocabulary as comment_words
 from heatmeter.summary.metrics import OUTCOMES
 
 
@@ -16,7 +16,7 @@ def test_each_outcome_has_one_icon_and_one_word(outcome: str) -> None:
     icon = comment_words.OUTCOME_ICONS[outcome]
     word = comment_words.OUTCOME_WORDS[outcome]
     assert action_words.OUTCOME_LABELS[outcome] == f"{icon} {word}"
-    assert f"{icon} {word}" in comment_words._LEGEND
+    assert f"{icon} {word}" in comment_words.LEGEND
 
 
 def test_both_know_the_same_outcomes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import asyncpg
@@ -18,39 +18,55 @@ from .appkeys import (
     metrics_key,
     oidc_key,
     pool_key,
+    report_writer_key,
     settings_key,
 )
 from .comments.feedback_worker import FeedbackWorker
-from .comments.worker import CommentWorker
+from .comments.worker import CommentWorker, lease_for
+from .db.supervisor import Supervised, supervise
+from .db.upkeep import keep_history, upkeep
 from .github import USER_AGENT
 from .github.client import GitHubClient
-from .github.credentials import auth_from_settings
+from .github.credentials import AppAuth, auth_from_settings
+from .github.deliveries import DeliverySweeper
 from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
+from .reports.batches import ReportWriter
 from .reports.trust import OidcVerifier
 from .rollups import RollupRefresher
 from .scorecard import routes as scorecard
 from .settings import Settings
+from .webhooks import retention
 from .webhooks import routes as webhooks
 
 log = structlog.get_logger(__name__)
 
 # GitHub caps webhook payloads at 25 MB; report bodies have their own, smaller limit.
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
+# The first delivery sweep waits this long (or the interval, if shorter) after start-up:
+# redeliveries come to this service, which must be listening by then.
+FIRST_SWEEP_AFTER_S = 10.0
+# Creating this month's partitions may hold start-up this long at most.
+STARTUP_UPKEEP_S = 10.0
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Assemble the service. ``settings.database_url`` must name a reachable Postgres."""
+def create_app(settings: Settings, *, embedded: Supervised | None = None) -> web.Application:
+    """Assemble the service. ``settings.database_url`` must name a reachable Postgres;
+    when it is an ``embedded`` one, the service keeps it running."""
     if settings.database_url is None:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded one)")
     app = web.Application(middlewares=[request_context], client_max_size=MAX_REQUEST_BYTES)
     app[settings_key] = settings
     app[metrics_key] = prometheus.ServiceMetrics()
+    if embedded is not None:
+        app.cleanup_ctx.append(_supervisor(embedded))
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_comment_worker)
+    app.cleanup_ctx.append(_webhook_upkeep)
     app.cleanup_ctx.append(_rollup_refresher)
+    app.cleanup_ctx.append(_history_upkeep)
     app.add_routes(health.routes)
     app.add_routes(prometheus.routes)
     app.add_routes(openapi.routes)
@@ -58,6 +74,17 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(webhooks.routes)
     app.add_routes(scorecard.routes)
     return app
+
+
+def _supervisor(embedded: Supervised) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def supervising(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(supervise(embedded), name="embedded-postgres-supervisor")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return supervising
 
 
 async def _database_pool(app: web.Application) -> AsyncIterator[None]:
@@ -70,7 +97,10 @@ async def _database_pool(app: web.Application) -> AsyncIterator[None]:
         server_settings={"application_name": f"heatmeter/{__version__}"},
     )
     app[pool_key] = pool
+    writer = app[report_writer_key] = ReportWriter(pool)
+    writer.start()
     yield
+    await writer.stop()
     await pool.close()
 
 
@@ -112,6 +142,8 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         count=lambda result: writes.labels(result).inc(),
         debounce_s=settings.comment_debounce_s,
+        lease_s=lease_for(settings.github_retry_budget_s),
+        max_refusals=settings.outbox_max_refusals,
         min_baseline_runs=settings.min_baseline_runs,
         public_url=settings.public_url,
     )
@@ -121,6 +153,8 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
         github,
         # Reactions and replies are looked for as often as comments are debounced.
         idle_poll_s=min(1.0, max(settings.comment_debounce_s, 0.05)),
+        lease_s=lease_for(settings.github_retry_budget_s),
+        max_refusals=settings.outbox_max_refusals,
         count=lambda kind, result: feedback_counts.labels(kind, result).inc(),
     )
     log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
@@ -148,6 +182,63 @@ async def _rollup_refresher(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     # A refresh cut short rolls back; the next one, here or in another replica, redoes it.
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _webhook_upkeep(app: web.Application) -> AsyncIterator[None]:
+    """Prune old delivery ids; with a GitHub App, sweep for failed deliveries too."""
+    settings = app[settings_key]
+    pool = app[pool_key]
+    tasks = [
+        asyncio.create_task(
+            retention.keep_pruned(pool, settings.webhook_retention_s), name="webhook-retention"
+        )
+    ]
+    github = app[github_key]
+    if settings.delivery_sweep_interval_s <= 0:
+        log.info("delivery sweeper off: HEATMETER_DELIVERY_SWEEP_INTERVAL is 0")
+    elif github is None or not isinstance(github.auth, AppAuth):
+        log.info("delivery sweeper off: listing deliveries needs a GitHub App")
+    else:
+        sweeper = DeliverySweeper(
+            pool,
+            github,
+            interval_s=settings.delivery_sweep_interval_s,
+            lookback_s=settings.delivery_lookback_s,
+            first_after_s=min(FIRST_SWEEP_AFTER_S, settings.delivery_sweep_interval_s),
+        )
+        tasks.append(asyncio.create_task(sweeper.run(), name="delivery-sweeper"))
+        log.info(
+            "delivery sweeper on",
+            interval_s=settings.delivery_sweep_interval_s,
+            lookback_s=settings.delivery_lookback_s,
+        )
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _history_upkeep(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    pool = app[pool_key]
+    # Partitions before serving, so this month's is there; bounded, because the service
+    # also starts (and says so on /readyz) while Postgres is away. The snapshot, which
+    # takes seconds at millions of runs, is kept in the database across restarts and
+    # refreshed in the background.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            upkeep(pool, settings.retention_days, refresh=False), STARTUP_UPKEEP_S
+        )
+    task = asyncio.create_task(
+        keep_history(pool, settings.retention_days, settings.views_refresh_s),
+        name="history-upkeep",
+    )
+    yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -13,6 +13,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .github.client import GitHubClient
     from .prometheus import ServiceMetrics
+    from .reports.batches import ReportWriter
     from .reports.trust import OidcVerifier
 
 settings_key = web.AppKey("settings", Settings)
@@ -20,5 +21,6 @@ pool_key = web.AppKey("pool", asyncpg.Pool)
 http_key = web.AppKey("http", aiohttp.ClientSession)
 oidc_key: web.AppKey[OidcVerifier] = web.AppKey("oidc")
 metrics_key: web.AppKey[ServiceMetrics] = web.AppKey("metrics")
+report_writer_key: web.AppKey[ReportWriter] = web.AppKey("report_writer")
 # None when neither a GitHub App nor a token is configured: reports are stored, no comments.
 github_key: web.AppKey[GitHubClient | None] = web.AppKey("github")

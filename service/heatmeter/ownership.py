@@ -158,6 +158,26 @@ ORDER BY updated_at DESC
 LIMIT 20
 """
 
+# SELECT_CANDIDATES for many runs at once (a batch of reports): each run's candidates,
+# by its position in the arrays, most recently updated first.
+SELECT_CANDIDATES_FOR_RUNS = """
+SELECT r.ord, p.number, p.head_sha, p.head_ref, p.base_ref, p.default_branch,
+       p.same_repository, p.open, p.opened_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+     AS r(repository, sha, ref, head_ref, ord)
+CROSS JOIN LATERAL (
+    SELECT number, head_sha, head_ref, base_ref, default_branch,
+           head_repository IS NOT DISTINCT FROM repository AS same_repository,
+           state = 'open' AS open, opened_at, updated_at
+    FROM pull_requests
+    WHERE repository = r.repository AND state = 'open'
+      AND (head_sha = r.sha OR 'refs/heads/' || head_ref = r.ref OR head_ref = r.head_ref)
+    ORDER BY updated_at DESC
+    LIMIT 20
+) AS p
+ORDER BY r.ord, p.updated_at DESC
+"""
+
 # Runs nobody owns yet that a PR could claim: its head commit, or its head branch.
 SELECT_UNOWNED_RUNS = """
 SELECT id, sha, ref, head_ref, event_name, started_at
@@ -213,6 +233,33 @@ async def owning_pull_request(
     if pull_request is not None:
         return pull_request
     return owner(run, await candidates(conn, repository, run))
+
+
+async def owning_pull_requests(
+    conn: asyncpg.Connection, runs: Sequence[tuple[str, RunFacts]]
+) -> list[int | None]:
+    """`owning_pull_request` for many (repository, run) pairs, in one query."""
+    owners: list[int | None] = [run.pull_request for _, run in runs]
+    asking = [
+        i
+        for i, (_, run) in enumerate(runs)
+        if run.pull_request is None and (run.sha or run.ref or run.head_ref)
+    ]
+    if not asking:
+        return owners
+    columns = [
+        [runs[i][0] for i in asking],
+        [runs[i][1].sha for i in asking],
+        [runs[i][1].ref for i in asking],
+        [runs[i][1].head_ref for i in asking],
+    ]
+    found: dict[int, list[PullRequestFacts]] = {}
+    for row in await conn.fetch(SELECT_CANDIDATES_FOR_RUNS, *columns):
+        facts = {k: v for k, v in row.items() if k != "ord"}
+        found.setdefault(row["ord"], []).append(PullRequestFacts(**facts))
+    for position, i in enumerate(asking, start=1):
+        owners[i] = owner(runs[i][1], found.get(position, []))
+    return owners
 
 
 async def attach_runs_to_pull_request(

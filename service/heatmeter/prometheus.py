@@ -13,10 +13,15 @@ from .http.errors import DATABASE_DOWN
 
 routes = web.RouteTableDef()
 
+# Abandoned writes wait for nothing: counted apart, and out of the age of what waits.
 OUTBOX_STATE = """
-SELECT count(*) AS rows,
-       count(*) FILTER (WHERE last_error IS NOT NULL) AS failing,
-       coalesce(extract(epoch FROM now() - min(first_requested_at)), 0)::float8 AS oldest_s
+SELECT count(*) FILTER (WHERE abandoned_at IS NULL) AS rows,
+       count(*) FILTER (WHERE last_error IS NOT NULL AND abandoned_at IS NULL) AS failing,
+       count(*) FILTER (WHERE abandoned_at IS NOT NULL) AS abandoned,
+       coalesce(extract(epoch FROM now() - min(first_requested_at)
+                        FILTER (WHERE abandoned_at IS NULL)), 0)::float8 AS oldest_s,
+       (SELECT count(*) FROM comment_feedback WHERE abandoned_at IS NOT NULL)
+           AS feedback_abandoned
 FROM comment_outbox
 """
 
@@ -70,6 +75,17 @@ class ServiceMetrics:
             "heatmeter_comment_outbox_failing", "PR comments whose last write failed",
             registry=self.registry,
         )  # fmt: skip
+        self.outbox_abandoned = Gauge(
+            "heatmeter_comment_outbox_abandoned",
+            "PR comments given up after repeated refusals (see comment_outbox_abandoned)",
+            registry=self.registry,
+        )
+        self.feedback_abandoned = Gauge(
+            "heatmeter_comment_feedback_abandoned",
+            "Reactions and replies given up after repeated refusals "
+            "(see comment_feedback_abandoned)",
+            registry=self.registry,
+        )
         self.outbox_oldest = Gauge(
             "heatmeter_comment_outbox_oldest_seconds", "Age of the oldest waiting comment",
             registry=self.registry,
@@ -99,6 +115,8 @@ async def get_metrics(request: web.Request) -> web.Response:
         metrics.database_up.set(1)
         metrics.outbox_rows.set(row["rows"])
         metrics.outbox_failing.set(row["failing"])
+        metrics.outbox_abandoned.set(row["abandoned"])
+        metrics.feedback_abandoned.set(row["feedback_abandoned"])
         metrics.outbox_oldest.set(row["oldest_s"])
     body = generate_latest(metrics.registry)
     response = web.Response(body=body)

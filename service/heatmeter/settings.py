@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,10 @@ GITHUB_API_URL = "https://api.github.com"
 
 class SettingsError(ValueError):
     """A setting is present but unusable; the message names it."""
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,25 @@ class Settings:
     # Default-branch runs a task needs before a PR's figures are compared with them.
     min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
+    # A comment write GitHub refuses (4xx, or our own crash) this many times in a row is
+    # abandoned; outages (5xx, 429, network) are waited out however long they last.
+    outbox_max_refusals: int = 8
+    # How often the delivery sweeper asks GitHub for the App's failed deliveries (0: never),
+    # and how far back it looks; GitHub redelivers at most three days back.
+    delivery_sweep_interval_s: float = 300.0
+    delivery_lookback_s: float = 3 * 86400.0
+    # How long webhook_deliveries remembers a delivery id: longer than the look-back, so a
+    # delivery the sweeper sees is still known if it was handled.
+    webhook_retention_s: float = 30 * 86400.0
     # Guards the scorecard page and the read API; None leaves them open (bind to localhost).
     read_token: str | None = field(default=None, repr=False)
     # The service's public base URL, for links to the scorecard from pull-request comments.
     public_url: str | None = None
+    # Task runs older than this many days are dropped, a whole month at a time; None keeps
+    # everything.
+    retention_days: int | None = None
+    # Seconds between refreshes of task_health's snapshot (and of the partition upkeep).
+    views_refresh_s: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +92,18 @@ class Settings:
                 raise SettingsError(f"{name} must not be negative, got {raw!r}")
             return value
 
+        def duration(name: str, default: float) -> float:
+            """Seconds, or a number with a unit: ``90s``, ``5m``, ``24h``, ``30d``."""
+            raw = text(name)
+            if raw is None:
+                return default
+            match = _DURATION.match(raw.lower())
+            if match is None:
+                raise SettingsError(
+                    f"{name} must be seconds or a duration like 90s, 5m, 24h, 30d; got {raw!r}"
+                )
+            return float(match[1]) * _UNIT_S[match[2]]
+
         min_baseline_runs = number("HEATMETER_MIN_BASELINE_RUNS", cls.min_baseline_runs)
         if min_baseline_runs < 1:
             raise SettingsError("HEATMETER_MIN_BASELINE_RUNS must be at least 1, got 0")
@@ -80,6 +112,14 @@ class Settings:
             raise SettingsError(
                 f"HEATMETER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
             )
+        retention_days = None
+        if text("HEATMETER_RETENTION_DAYS") is not None:
+            retention_days = int(number("HEATMETER_RETENTION_DAYS", 0))
+            if retention_days < 1:
+                raise SettingsError(
+                    "HEATMETER_RETENTION_DAYS must be a whole number of days, at least 1 "
+                    "(leave it unset to keep every run)"
+                )
         return cls(
             database_url=text("DATABASE_URL"),
             host=text("HEATMETER_HOST") or cls.host,
@@ -101,9 +141,32 @@ class Settings:
             rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
             min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
+            outbox_max_refusals=int(
+                number("HEATMETER_OUTBOX_MAX_REFUSALS", cls.outbox_max_refusals)
+            ),
+            delivery_sweep_interval_s=duration(
+                "HEATMETER_DELIVERY_SWEEP_INTERVAL", cls.delivery_sweep_interval_s
+            ),
+            delivery_lookback_s=duration("HEATMETER_DELIVERY_LOOKBACK", cls.delivery_lookback_s),
+            webhook_retention_s=duration("HEATMETER_WEBHOOK_RETENTION", cls.webhook_retention_s),
             read_token=text("HEATMETER_READ_TOKEN"),
             public_url=_public_url(text("HEATMETER_PUBLIC_URL")),
+            retention_days=retention_days,
+            views_refresh_s=_at_least_one(
+                number("HEATMETER_VIEWS_REFRESH", cls.views_refresh_s, float),
+                "HEATMETER_VIEWS_REFRESH",
+            ),
         )
+
+    def __post_init__(self) -> None:
+        if self.outbox_max_refusals < 1:
+            raise SettingsError("HEATMETER_OUTBOX_MAX_REFUSALS must be at least 1")
+        if self.webhook_retention_s <= self.delivery_lookback_s:
+            # Else the sweeper could see a delivery that was handled but already forgotten,
+            # and have GitHub send it again: its effects would happen twice.
+            raise SettingsError(
+                "HEATMETER_WEBHOOK_RETENTION must be longer than HEATMETER_DELIVERY_LOOKBACK"
+            )
 
 
 def _public_url(value: str | None) -> str | None:
@@ -117,6 +180,12 @@ def _public_url(value: str | None) -> str | None:
             f"https://heatmeter.example.com, got {value!r}"
         )
     return value.rstrip("/")
+
+
+def _at_least_one(value: float, name: str) -> float:
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1 second, got {value:g}")
+    return value
 
 
 def _read_private_key(value: str | None) -> str | None:

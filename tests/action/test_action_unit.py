@@ -7,236 +7,31 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MAIN = ROOT / "action" / "main.py"
-# The action runs on whatever Python a runner has; point this at another one to check it.
-ACTION_PYTHON = os.environ.get("HEATMETER_ACTION_PYTHON", sys.executable)
-sys.path.insert(0, str(ROOT))
+from action import report as reporting
+from action import workflow_commands as wf
 
-from action import context, transport  # noqa: E402
-from action import workflow_commands as wf  # noqa: E402
-
-from .outputs import parse_outputs, shift_start_back  # noqa: E402
-
-SECRET = "s3cr3t-Value/42"
-SHA = "0123456789abcdef0123456789abcdef01234567"
-OIDC_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJyZXBvc2l0b3J5Ijoib2N0by9hcHAifQ.c2lnbmF0dXJl"
-REQUEST_TOKEN = "runner-request-token"
-# How long the action may take is checked with an injected clock (test_budget.py), not
-# by timing these runs: a busy machine must not fail them.
-
-POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX shells and signals")
-
-
-class Recorded:
-    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.body = body
-
-    def json(self) -> dict[str, object]:
-        return json.loads(self.body)
-
-
-class RecordingServer:
-    """Answers each POST with the next queued answer (default 202) and records every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.answers: list[tuple[int, dict[str, str], object]] = []
-        self.token_answer: tuple[int, object] = (200, {"value": OIDC_JWT})
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: object, headers: dict[str, str]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _record(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                recorder.requests.append(Recorded(self.command, self.path, headers, body))
-
-            def do_GET(self) -> None:
-                self._record()
-                status, body = recorder.token_answer
-                self._answer(status, body, {})
-
-            def do_POST(self) -> None:
-                self._record()
-                if recorder.answers:
-                    status, headers, body = recorder.answers.pop(0)
-                else:
-                    status, headers, body = 202, {}, {"id": len(recorder.requests)}
-                    body["duplicate"] = False  # type: ignore[index]
-                self._answer(status, body, headers)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    def reports(self) -> list[Recorded]:
-        return [request for request in self.requests if request.method == "POST"]
-
-
-@pytest.fixture
-def server() -> Iterator[RecordingServer]:
-    recording = RecordingServer()
-    recording.thread.start()
-    yield recording
-    recording.httpd.shutdown()
-    recording.httpd.server_close()
-
-
-class Result:
-    def __init__(self, completed: subprocess.CompletedProcess[str], workdir: Path, elapsed: float):
-        self.returncode = completed.returncode
-        self.stdout = completed.stdout
-        self.stderr = completed.stderr
-        self.elapsed = elapsed
-        self.outputs = parse_outputs((workdir / "output").read_text(encoding="utf-8"))
-        self.summary = (workdir / "summary").read_text(encoding="utf-8")
-
-
-class Runner:
-    """A job's environment on disk: RUNNER_TEMP, output/summary files and the event payload."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        (workdir / "temp").mkdir()
-        (workdir / "event.json").write_text(
-            json.dumps({"action": "synchronize", "number": 42, "pull_request": {"number": 42}}),
-            encoding="utf-8",
-        )
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(workdir)),
-            "LANG": "C.UTF-8",
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_REPOSITORY": "octo/app",
-            "GITHUB_WORKFLOW": "CI",
-            "GITHUB_RUN_ID": "1234567",
-            "GITHUB_RUN_ATTEMPT": "2",
-            "GITHUB_JOB": "deploy",
-            "GITHUB_ACTION": "__octo_heatmeter",
-            "GITHUB_SHA": SHA,
-            "GITHUB_REF": "refs/pull/42/merge",
-            "GITHUB_HEAD_REF": "feature/x",
-            "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_EVENT_PATH": str(workdir / "event.json"),
-            "GITHUB_ACTOR": "mona",
-            "RUNNER_OS": "Linux",
-            "RUNNER_NAME": "GitHub Actions 7",
-            "RUNNER_TEMP": str(workdir / "temp"),
-            "GITHUB_OUTPUT": str(workdir / "output"),
-            "GITHUB_STEP_SUMMARY": str(workdir / "summary"),
-        }
-        if os.name == "nt":
-            self.env["SYSTEMROOT"] = os.environ.get("SYSTEMROOT", "")
-
-    def action_env(
-        self, extra_env: dict[str, str] | None, inputs: dict[str, str]
-    ) -> dict[str, str]:
-        for name in ("output", "summary"):
-            (self.workdir / name).write_text("", encoding="utf-8")
-        env = {**self.env, **(extra_env or {})}
-        for name, value in inputs.items():
-            env["INPUT_" + name.replace("-", "_").upper()] = value
-        return env
-
-    def __call__(self, extra_env: dict[str, str] | None = None, **inputs: str) -> Result:
-        env = self.action_env(extra_env, inputs)
-        began = time.monotonic()
-        completed = subprocess.run(
-            [ACTION_PYTHON, "-I", "-S", str(MAIN)],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=self.workdir,
-            check=False,
-        )
-        return Result(completed, self.workdir, time.monotonic() - began)
-
-
-@pytest.fixture
-def run_action(tmp_path: Path) -> Runner:
-    return Runner(tmp_path)
-
-
-def check_contract(report: dict[str, object], phase: str) -> None:
-    """The fields and types docs/report-contract.md promises."""
-    assert report["repository"] == "octo/app"
-    assert report["workflow"] == "CI"
-    assert report["run_id"] == 1234567
-    assert report["run_attempt"] == 2
-    assert report["job"] == "deploy"
-    assert report["kind"] in ("scaffolding", "deploy", "provisioning", "other")
-    assert isinstance(report["task"], str)
-    assert 1 <= len(report["task"]) <= 100
-    assert isinstance(report["step"], str)
-    assert 1 <= len(report["step"]) <= 200
-    assert report["phase"] == phase
-    started = datetime.fromisoformat(str(report["started_at"]))
-    assert started.utcoffset() is not None
-    assert report["sha"] == SHA
-    assert report["ref"] == "refs/pull/42/merge"
-    assert report["head_ref"] == "feature/x"
-    assert report["pull_request"] == 42
-    assert report["event_name"] == "pull_request"
-    assert report["runner_os"] == "Linux"
-    assert report["runner_name"] == "GitHub Actions 7"
-    assert report["actor"] == "mona"
-    if phase == "finish":
-        finished = datetime.fromisoformat(str(report["finished_at"]))
-        assert finished >= started
-        assert isinstance(report["duration_ms"], int)
-        assert report["duration_ms"] >= 0
-        assert report["outcome"] in ("success", "failure", "cancelled", "timed_out", "skipped")
-    else:
-        assert {"finished_at", "duration_ms", "outcome"}.isdisjoint(report)
-    known = {
-        "repository", "workflow", "run_id", "run_attempt", "job", "task", "kind", "step",
-        "phase", "started_at", "finished_at", "duration_ms", "outcome", "exit_code", "sha",
-        "ref", "head_ref", "pull_request", "event_name", "runner_os", "runner_name", "actor",
-        "version",
-    }  # fmt: skip
-    assert set(report) <= known
-
-
-def check_signature(request: Recorded) -> None:
-    expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(request.headers["x-heatmeter-signature-256"], expected)
-    assert request.headers["content-type"] == "application/json"
-    assert "authorization" not in request.headers
-
-
-def annotations(stdout: str, kind: str) -> list[str]:
-    return [line for line in stdout.splitlines() if line.startswith(f"::{kind} ")]
-
+from .harness import (
+    ACTION_PYTHON,
+    MAIN,
+    OIDC_JWT,
+    POSIX_ONLY,
+    REQUEST_TOKEN,
+    SECRET,
+    RecordingServer,
+    Runner,
+    annotations,
+    check_contract,
+    check_signature,
+)
+from .outputs import parse_outputs, shift_start_back
 
 # --- run: mode ---------------------------------------------------------------------------
 
@@ -576,102 +371,6 @@ def test_secret_is_masked_and_never_printed(run_action: Runner, server: Recordin
     assert "INPUT_SECRET" not in result.stdout
 
 
-# --- delivery ----------------------------------------------------------------------------
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@POSIX_ONLY
-def test_service_down_warns_keeps_exit_code_and_is_bounded(run_action: Runner) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    result = run_action(task="deploy", run="exit 3", **{"service-url": url, "secret": SECRET})
-
-    assert result.returncode == 3
-    [warning] = annotations(result.stdout, "warning")
-    assert "unreachable" in warning
-    assert "3 attempt(s)" in warning
-    assert "not sent (service unreachable)" in result.summary
-    assert "Traceback" not in result.stderr
-
-
-def test_service_down_fails_the_step_only_when_asked(run_action: Runner) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    result = run_action(
-        task="deploy",
-        run="exit 0",
-        **{"service-url": url, "secret": SECRET, "fail-on-report-error": "true"},
-    )
-
-    assert result.returncode == 1
-
-
-def test_hung_service_times_out_within_the_budget(run_action: Runner) -> None:
-    # Accepts connections (the kernel's backlog) but never answers.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        result = run_action(task="deploy", phase="start", **{"service-url": url, "secret": SECRET})
-
-    assert result.returncode == 0
-    assert "timed out" in annotations(result.stdout, "warning")[0]
-
-
-def test_client_error_is_not_retried_and_shows_the_detail(
-    run_action: Runner, server: RecordingServer
-) -> None:
-    server.answers.append(
-        (
-            400,
-            {},
-            {
-                "error": "invalid_report",
-                "detail": "the report does not match the contract",
-                "fields": {"task": "too long"},
-            },
-        )
-    )
-    result = run_action(
-        task="deploy", phase="start", **{"service-url": server.url, "secret": SECRET}
-    )
-
-    assert result.returncode == 0
-    assert len(server.requests) == 1
-    [warning] = annotations(result.stdout, "warning")
-    assert "HTTP 400 invalid_report: the report does not match the contract" in warning
-    assert "task: too long" in warning
-
-
-def test_unavailable_service_is_retried_until_it_answers(
-    run_action: Runner, server: RecordingServer
-) -> None:
-    server.answers.append((503, {"Retry-After": "1"}, {"error": "unavailable"}))
-    server.answers.append((502, {}, {"error": "bad gateway"}))
-    result = run_action(task="deploy", run="true", **{"service-url": server.url, "secret": SECRET})
-
-    assert result.returncode == 0
-    assert len(server.requests) == 3
-    assert server.requests[0].body == server.requests[2].body
-    assert annotations(result.stdout, "warning") == []
-    assert result.elapsed >= 1.0  # Retry-After was honoured
-    assert "| sent |" in result.summary
-
-
-def test_retries_stop_after_three_attempts(run_action: Runner, server: RecordingServer) -> None:
-    server.answers.extend([(503, {"Retry-After": "0"}, {"error": "unavailable"})] * 5)
-    result = run_action(
-        task="deploy", phase="start", **{"service-url": server.url, "secret": SECRET}
-    )
-
-    assert result.returncode == 0
-    assert len(server.requests) == 3
-    assert "HTTP 503" in annotations(result.stdout, "warning")[0]
-
-
 # --- the summary table and other pure pieces -------------------------------------------------
 
 
@@ -730,27 +429,13 @@ def test_workflow_command_data_is_escaped(capsys: pytest.CaptureFixture[str]) ->
 def test_pull_request_number_from_each_event(tmp_path: Path) -> None:
     payload = tmp_path / "event.json"
     payload.write_text(json.dumps({"issue": {"number": 9, "pull_request": {"url": "u"}}}))
-    assert context.pull_request_number("issue_comment", str(payload)) == 9
+    assert reporting.pull_request_number("issue_comment", str(payload)) == 9
     payload.write_text(json.dumps({"issue": {"number": 9}}))
-    assert context.pull_request_number("issue_comment", str(payload)) is None
+    assert reporting.pull_request_number("issue_comment", str(payload)) is None
     payload.write_text(json.dumps({"pull_request": {"number": 5}}))
-    assert context.pull_request_number("pull_request_target", str(payload)) == 5
-    assert context.pull_request_number("push", str(payload)) is None
-    assert context.pull_request_number("pull_request", str(tmp_path / "missing.json")) is None
-
-
-def test_retry_after_forms() -> None:
-    assert transport._retry_after("3") == 3.0
-    assert transport._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert transport._retry_after("soon") is None
-
-
-def test_long_retry_after_is_capped(run_action: Runner, server: RecordingServer) -> None:
-    server.answers.append((429, {"Retry-After": "120"}, {"error": "slow down"}))
-    result = run_action(task="deploy", run="true", **{"service-url": server.url, "secret": SECRET})
-
-    assert len(server.requests) == 2
-    assert annotations(result.stdout, "warning") == []
+    assert reporting.pull_request_number("pull_request_target", str(payload)) == 5
+    assert reporting.pull_request_number("push", str(payload)) is None
+    assert reporting.pull_request_number("pull_request", str(tmp_path / "missing.json")) is None
 
 
 def test_non_ascii_task_names_survive_any_console(
@@ -774,7 +459,7 @@ HEAVY_MODULES = frozenset(
         "collections", "contextlib", "datetime", "email", "encodings.idna", "enum", "hashlib",
         "hmac", "http", "http.client", "json", "os", "random", "re", "selectors", "shlex",
         "signal", "socket", "ssl", "subprocess", "tempfile", "threading", "typing", "urllib",
-        "urllib.parse",
+        "urllib.parse", "urllib.request", "base64",
     }
 )  # fmt: skip
 
@@ -812,8 +497,9 @@ def test_hot_path_imports_no_heavy_module(
     assert len(server.reports()) == 1
     assert server.reports()[0].json()["pull_request"] == 42  # the event payload was read
     modules = imported_modules(completed.stderr)
-    assert {"action.modes", "action.http1", "action.signature"} <= modules  # parsed right
+    assert {"action.modes", "action.http1", "action.report"} <= modules  # parsed right
     assert sorted(modules & HEAVY_MODULES) == []
+    assert "action.proxy" not in modules  # no proxy variable, no proxy code
 
 
 # --- the hand-written pieces, checked against the standard library ----------------------------
@@ -821,13 +507,11 @@ def test_hot_path_imports_no_heavy_module(
 
 @pytest.mark.parametrize("key_length", [0, 1, 15, 63, 64, 65, 200])
 def test_hmac_matches_the_standard_library(key_length: int) -> None:
-    from action import signature
-
     key = bytes(range(256))[:key_length]
     for message in (b"", b"{}", os.urandom(1000)):
         expected = hmac.new(key, message, hashlib.sha256).hexdigest()
-        assert signature.hmac_sha256(key, message) == expected
-    assert signature.sign(SECRET, b"body") == (
+        assert reporting.hmac_sha256(key, message) == expected
+    assert reporting.sign(SECRET, b"body") == (
         "sha256=" + hmac.new(SECRET.encode(), b"body", hashlib.sha256).hexdigest()
     )
 
@@ -887,71 +571,6 @@ def test_json_decoder_rejects_what_json_loads_rejects(text: str) -> None:
         jsonlite.loads(text)
 
 
-@pytest.mark.parametrize(
-    ("url", "scheme", "host", "port", "target", "host_header"),
-    [
-        ("http://127.0.0.1:8080", "http", "127.0.0.1", 8080, "/", "127.0.0.1:8080"),
-        ("https://Heatmeter.Example.com/v1/reports", "https", "heatmeter.example.com", 443,
-         "/v1/reports", "heatmeter.example.com"),
-        ("http://[::1]:9000/a/b?x=1&y=2#frag", "http", "::1", 9000, "/a/b?x=1&y=2", "[::1]:9000"),
-        ("https://[2001:db8::1]/p", "https", "2001:db8::1", 443, "/p", "[2001:db8::1]"),
-        ("http://user:pw@host:80?q=1", "http", "host", 80, "/?q=1", "host"),
-        ("HTTPS://h:8443/", "https", "h", 8443, "/", "h:8443"),
-    ],
-)  # fmt: skip
-def test_urls_are_split_like_urlsplit(
-    url: str, scheme: str, host: str, port: int, target: str, host_header: str
-) -> None:
-    from action import http1
-
-    parts = http1.URL(url)
-    assert (parts.scheme, parts.host, parts.port) == (scheme, host, port)
-    assert (parts.target, parts.host_header) == (target, host_header)
-    reference = urlsplit(url)
-    assert (reference.hostname, reference.port or port) == (host, port)
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["ftp://h/", "h:80", "http://", "http://h:0/", "http://h:99999", "http://h:x/", "http://[::1"],
-)
-def test_bad_urls_are_value_errors(url: str) -> None:
-    from action import http1
-
-    with pytest.raises(ValueError):  # noqa: PT011 - the message is for the log, not the test
-        http1.URL(url)
-
-
-def test_quote_matches_urllib() -> None:
-    from urllib.parse import quote
-
-    from action import http1
-
-    for text in ("heatmeter", "a b&c=d/e?f", "déployer 🚀", "~-._", "%41"):
-        assert http1.quote(text) == quote(text, safe="")
-
-
-def test_answers_are_parsed_with_interim_and_chunked_forms() -> None:
-    from action import http1
-
-    plain = http1._parse(
-        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 9\r\n"
-        b'X-Dup: 1\r\n\r\n{"id": 1}trailing junk'
-    )
-    assert (plain.status, plain.body, plain.headers["content-type"]) == (
-        202, b'{"id": 1}', "application/json"
-    )  # fmt: skip
-    chunked = http1._parse(
-        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\n"
-        b'Transfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n4\r\n{"a"\r\n3;x=y\r\n: 1\r\n'
-        b"1\r\n}\r\n0\r\n\r\n"
-    )
-    assert (chunked.status, chunked.json(), chunked.headers["retry-after"]) == (503, {"a": 1}, "2")
-    for broken in (b"", b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-"):
-        with pytest.raises(http1.BadResponse):
-            http1._parse(broken)
-
-
 @POSIX_ONLY
 def test_command_gets_default_sigpipe_like_a_run_step(run_action: Runner) -> None:
     # Python ignores SIGPIPE; a command that inherited that would see EPIPE instead of dying.
@@ -959,93 +578,3 @@ def test_command_gets_default_sigpipe_like_a_run_step(run_action: Runner) -> Non
     result = run_action(task="t", run=script)
 
     assert f"yes ended {128 + signal.SIGPIPE}" in result.stdout, result.stdout + result.stderr
-
-
-# --- https --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[RecordingServer, Path]]:
-    """The recording server behind TLS, with a self-signed certificate for 127.0.0.1."""
-    import ipaddress
-    import ssl
-    from datetime import timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "heatmeter test")])
-    now = datetime.now().astimezone()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file = tmp_path / "cert.pem"
-    key_file = tmp_path / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    recording = RecordingServer()
-    recording.httpd.socket = context.wrap_socket(recording.httpd.socket, server_side=True)
-    recording.url = recording.url.replace("http://", "https://")
-    recording.thread.start()
-    yield recording, cert_file
-    recording.httpd.shutdown()
-    recording.httpd.server_close()
-
-
-def test_https_report_is_delivered(
-    run_action: Runner, tls_server: tuple[RecordingServer, Path]
-) -> None:
-    server, cert_file = tls_server
-    result = run_action(
-        {"SSL_CERT_FILE": str(cert_file)},  # OpenSSL's own variable: trust the test's CA
-        task="deploy",
-        run="true",
-        **{"service-url": server.url, "secret": SECRET},
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert annotations(result.stdout, "warning") == []
-    [request] = server.reports()
-    check_signature(request)
-    check_contract(request.json(), "finish")
-
-
-def test_untrusted_certificate_is_not_retried(
-    run_action: Runner, tls_server: tuple[RecordingServer, Path]
-) -> None:
-    server, _ = tls_server
-    result = run_action(
-        {"SSL_CERT_FILE": str(run_action.workdir / "no-such-bundle.pem")},
-        task="deploy",
-        run="exit 5",
-        **{"service-url": server.url, "secret": SECRET},
-    )
-
-    assert result.returncode == 5
-    [warning] = annotations(result.stdout, "warning")
-    assert "TLS certificate of 127.0.0.1 rejected" in warning
-    assert server.requests == []
-    assert "Traceback" not in result.stderr

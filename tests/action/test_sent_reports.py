@@ -8,21 +8,7 @@ from heatmeter.http.jsonbody import decode_json
 from heatmeter.reports.schema import MAX_DEPTH, parse_report
 from heatmeter.reports.trust import SIGNATURE_HEADER, verify_signature
 
-from .test_action_unit import POSIX_ONLY, SECRET, RecordingServer, Runner
-
-
-@pytest.fixture
-def server() -> RecordingServer:
-    recording = RecordingServer()
-    recording.thread.start()
-    yield recording
-    recording.httpd.shutdown()
-    recording.httpd.server_close()
-
-
-@pytest.fixture
-def run_action(tmp_path) -> Runner:
-    return Runner(tmp_path)
+from .harness import POSIX_ONLY, SECRET, RecordingServer, Runner
 
 
 def accepted(server: RecordingServer) -> list:

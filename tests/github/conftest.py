@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
+import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -38,6 +39,14 @@ async def fake_github(app_public_key: bytes) -> AsyncIterator[FakeGitHub]:
     """A fake GitHub REST API on 127.0.0.1 that trusts ``app_private_key``'s App JWTs."""
     async with serve_fake_github(app_public_key=app_public_key) as fake:
         yield fake
+
+
+@pytest.fixture
+async def pool(database_url: str, db: asyncpg.Connection) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the session's database, for workers a test runs itself."""
+    pool = await asyncpg.create_pool(database_url, min_size=0, max_size=4)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture

@@ -8,17 +8,22 @@ comments; a test can script failures for the next requests matching a method and
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import hashlib
+import hmac
 import itertools
 import json
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -61,8 +66,61 @@ class _Scripted:
     # but the answer was lost). "disconnect": drop the connection without an answer.
     after: bool = False
     disconnect: bool = False
+    # Set: wait for it before answering ("hold" then handle, or "stall" and never answer).
+    gate: asyncio.Event | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    stall: bool = False
     # Only requests carrying these query parameters (e.g. {"page": "2"}).
     query: dict[str, str] = field(default_factory=dict)
+
+
+class Held:
+    """A request the fake holds: ``await arrived()``, then ``release()`` lets it be handled.
+
+    Released after its client has gone (a killed replica), it is still handled, as GitHub
+    finishes a request whose client hung up after sending it.
+    """
+
+    def __init__(self, scripted: _Scripted) -> None:
+        self._scripted = scripted
+
+    async def arrived(self) -> None:
+        await self._scripted.arrived.wait()
+
+    def release(self) -> None:
+        assert self._scripted.gate is not None
+        self._scripted.gate.set()
+
+
+@dataclass
+class _HookDelivery:
+    """One attempt to deliver a webhook to the App, as GitHub lists it."""
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    delivered_at: float
+    redelivery: bool
+    status_code: int  # 0: no answer at all (connection refused, timeout)
+    payload: Any
+
+    def public(self) -> dict[str, Any]:
+        ok = 200 <= self.status_code < 300
+        return {
+            "id": self.id,
+            "guid": self.guid,
+            "delivered_at": _iso(self.delivered_at),
+            "redelivery": self.redelivery,
+            "duration": 0.27,
+            "status": "OK" if ok else _failed_status(self.status_code),
+            "status_code": self.status_code,
+            "event": self.event,
+            "action": self.action,
+            "installation_id": 7,
+            "repository_id": 1296269,
+            "throttled_at": None,
+        }
 
 
 @dataclass
@@ -94,6 +152,10 @@ class FakeGitHub:
         self._comment_ids = itertools.count(1_000_001)
         self._reaction_ids = itertools.count(1)
         self._scripted: list[_Scripted] = []
+        self._held_work: set[asyncio.Task[web.StreamResponse]] = set()
+        self.hook_deliveries: list[_HookDelivery] = []
+        self._hook_delivery_ids = itertools.count(90_000_001)
+        self._webhook_target: tuple[str, str] | None = None
         # Workflow runs and their jobs (fake_actions.py).
         self.actions = FakeActions(self)
         # What GET /rate_limit says of the core limit.
@@ -127,6 +189,35 @@ class FakeGitHub:
     def delete_comment(self, comment_id: int) -> None:
         del self._comments[comment_id]
 
+    def add_hook_delivery(
+        self,
+        event: str,
+        payload: Any,
+        *,
+        status_code: int,
+        guid: str | None = None,
+        delivered_at: float | None = None,
+        redelivery: bool = False,
+    ) -> dict[str, Any]:
+        """An attempt GitHub made to deliver a webhook to the App, and how it was answered."""
+        action = payload.get("action") if isinstance(payload, dict) else None
+        delivery = _HookDelivery(
+            next(self._hook_delivery_ids),
+            guid or str(uuid.uuid4()),
+            event,
+            action,
+            time.time() if delivered_at is None else delivered_at,
+            redelivery,
+            status_code,
+            payload,
+        )
+        self.hook_deliveries.append(delivery)
+        return delivery.public()
+
+    def deliver_to(self, url: str, secret: str) -> None:
+        """Where the App's webhook points: redeliveries are sent there, signed with ``secret``."""
+        self._webhook_target = (url, secret)
+
     def fail(
         self,
         method: str,
@@ -139,8 +230,8 @@ class FakeGitHub:
         after: bool = False,
         query: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next ``times`` requests matching ``method`` and ``path`` (a glob,
-        e.g. ``/repos/*/issues/comments/*``) and carrying ``query``, with ``status``;
+        """Answer the next ``times`` requests matching ``method`` (``*``: any) and ``path``
+        (a glob, e.g. ``/repos/*/issues/comments/*``) and carrying ``query``, with ``status``;
         ``after=True`` does the real work first, as when GitHub acts but the answer is
         lost on the way."""
         if body is None:
@@ -182,6 +273,28 @@ class FakeGitHub:
         """
         self._scripted.append(_Scripted(method.upper(), path, 0, None, {}, times, disconnect=True))
 
+    def stall(self, method: str, path: str, *, times: int = 1) -> None:
+        """Never answer the next ``times`` matching requests: the caller's timeout fires."""
+        gate = asyncio.Event()
+        self._scripted.append(
+            _Scripted(method.upper(), path, 0, None, {}, times, gate=gate, stall=True)
+        )
+
+    def hold(self, method: str, path: str) -> Held:
+        """Hold the next matching request until the test releases it (see ``Held``)."""
+        scripted = _Scripted(method.upper(), path, 0, None, {}, 1, gate=asyncio.Event())
+        self._scripted.append(scripted)
+        return Held(scripted)
+
+    def recover(self) -> None:
+        """GitHub is back: every scripted failure still pending is dropped."""
+        self._scripted.clear()
+
+    def release_everything(self) -> None:
+        for scripted in self._scripted:
+            if scripted.gate is not None:
+                scripted.gate.set()
+
     # --- looking at what happened ------------------------------------------------
 
     def comments(self, repository: str, number: int) -> list[dict[str, Any]]:
@@ -221,6 +334,8 @@ class FakeGitHub:
         app = web.Application(middlewares=[self._record, self._script])
         repo = "/repos/{owner}/{repo}"
         app.router.add_post("/app/installations/{id}/access_tokens", self._access_token)
+        app.router.add_get("/app/hook/deliveries", self._list_hook_deliveries)
+        app.router.add_post("/app/hook/deliveries/{id:\\d+}/attempts", self._redeliver)
         app.router.add_get(f"{repo}/installation", self._installation)
         app.router.add_get(f"{repo}/issues/{{number:\\d+}}/comments", self._list_comments)
         app.router.add_post(f"{repo}/issues/{{number:\\d+}}/comments", self._create_comment)
@@ -260,7 +375,7 @@ class FakeGitHub:
                 s
                 for s in self._scripted
                 if s.remaining > 0
-                and s.method == request.method
+                and s.method in {"*", request.method}
                 and fnmatch.fnmatchcase(request.path, s.path)
                 and all(request.query.get(k) == v for k, v in s.query.items())
             ),
@@ -269,6 +384,17 @@ class FakeGitHub:
         if scripted is None:
             return await handler(request)
         scripted.remaining -= 1
+        if scripted.gate is not None:
+            scripted.arrived.set()
+            if scripted.stall:
+                await scripted.gate.wait()
+                return web.Response(status=599)
+            # Shielded: the request is handled once released even if its client has gone
+            # (aiohttp cancels the handler of a closed connection).
+            work = asyncio.ensure_future(self._handle_when_released(scripted, handler, request))
+            self._held_work.add(work)
+            work.add_done_callback(self._held_work.discard)
+            return await asyncio.shield(work)
         if scripted.disconnect:
             assert request.transport is not None
             request.transport.abort()
@@ -277,6 +403,14 @@ class FakeGitHub:
         if scripted.after:
             await handler(request)
         return web.json_response(scripted.body, status=scripted.status, headers=scripted.headers)
+
+    @staticmethod
+    async def _handle_when_released(
+        scripted: _Scripted, handler: Handler, request: web.Request
+    ) -> web.StreamResponse:
+        assert scripted.gate is not None
+        await scripted.gate.wait()
+        return await handler(request)
 
     async def _access_token(self, request: web.Request) -> web.Response:
         self._require_app_jwt(request)
@@ -296,6 +430,66 @@ class FakeGitHub:
             },
             status=201,
         )
+
+    async def _list_hook_deliveries(self, request: web.Request) -> web.Response:
+        """Newest first, a page at a time, with an opaque cursor to the next page."""
+        self._require_app_jwt(request)
+        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
+        ordered = sorted(self.hook_deliveries, key=lambda d: (d.delivered_at, d.id), reverse=True)
+        start = 0
+        if cursor := request.query.get("cursor"):
+            after = int(cursor.removeprefix("v1_"))
+            start = next((n + 1 for n, d in enumerate(ordered) if d.id == after), len(ordered))
+        page = ordered[start : start + per_page]
+        headers = {}
+        if start + per_page < len(ordered):
+            cursor = f"v1_{page[-1].id}"
+            following = request.url.update_query({"per_page": per_page, "cursor": cursor})
+            headers["Link"] = f'<{following}>; rel="next"'
+        return web.json_response([d.public() for d in page], headers=headers)
+
+    async def _redeliver(self, request: web.Request) -> web.Response:
+        """A new attempt of the same delivery (same guid), sent before answering 202."""
+        self._require_app_jwt(request)
+        wanted = int(request.match_info["id"])
+        original = next((d for d in self.hook_deliveries if d.id == wanted), None)
+        if original is None:
+            return _not_found()
+        status = await self._send_webhook(original)
+        self.hook_deliveries.append(
+            _HookDelivery(
+                next(self._hook_delivery_ids),
+                original.guid,
+                original.event,
+                original.action,
+                time.time(),
+                True,
+                status,
+                original.payload,
+            )
+        )
+        return web.json_response({}, status=202)
+
+    async def _send_webhook(self, delivery: _HookDelivery) -> int:
+        if self._webhook_target is None:
+            return 0
+        url, secret = self._webhook_target
+        body = json.dumps(delivery.payload).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": delivery.event,
+            "X-GitHub-Delivery": delivery.guid,
+            "X-Hub-Signature-256": f"sha256={signature}",
+        }
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, data=body, headers=headers) as answer,
+            ):
+                return answer.status
+        except aiohttp.ClientError:
+            return 0
 
     async def _installation(self, request: web.Request) -> web.Response:
         self._require_app_jwt(request)
@@ -516,7 +710,14 @@ async def serve_fake_github(**kwargs: Any) -> AsyncIterator[FakeGitHub]:
     try:
         yield fake
     finally:
+        fake.release_everything()
         await server.close()
+
+
+def _failed_status(status_code: int) -> str:
+    if status_code == 0:
+        return "Couldn't connect to server"
+    return f"Invalid HTTP Response: {status_code}"
 
 
 def _public(comment: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from heatmeter.scorecard.links import scorecard_link
 from heatmeter.settings import Settings, SettingsError
-from heatmeter.summary.render import safe_https_url
+from heatmeter.summary.escape import safe_https_url
 
 BASE = "https://heatmeter.example"
 

@@ -7,17 +7,24 @@ makes it one reaction and one reply per comment, whatever is edited or redeliver
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import asyncpg
+
+from .retries import DEFAULT_MAX_REFUSALS, next_try
 
 REACTION = "reaction"
 REPLY = "reply"
 
+# Asked again (the comment edited, the delivery redone) changes nothing, except for
+# feedback that was abandoned: that starts afresh.
 REQUEST = """
 INSERT INTO comment_feedback (comment_id, kind, repository, pull_request, detail)
 VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (comment_id, kind) DO NOTHING
+ON CONFLICT (comment_id, kind) DO UPDATE
+SET abandoned_at = NULL, refusals = 0, attempts = 0, not_before = NULL, detail = EXCLUDED.detail
+WHERE comment_feedback.abandoned_at IS NOT NULL
 """
 
 # Feedback not sent yet and no longer due (the rating was removed, or the command fixed
@@ -31,7 +38,7 @@ UPDATE comment_feedback AS f
 SET locked_until = now() + make_interval(secs => $2), attempts = f.attempts + 1
 FROM (
     SELECT comment_id, kind FROM comment_feedback
-    WHERE done_at IS NULL
+    WHERE done_at IS NULL AND abandoned_at IS NULL
       AND (not_before IS NULL OR not_before <= now())
       AND (locked_until IS NULL OR locked_until < now())
     ORDER BY requested_at
@@ -39,7 +46,15 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS due
 WHERE f.comment_id = due.comment_id AND f.kind = due.kind
-RETURNING f.comment_id, f.kind, f.repository, f.pull_request, f.detail, f.attempts
+RETURNING f.comment_id, f.kind, f.repository, f.pull_request, f.detail, f.attempts,
+          f.refusals, f.locked_until
+"""
+
+# Before its turn in a batch: the lease renewed, only if it is still this claim's.
+RENEW = """
+UPDATE comment_feedback SET locked_until = now() + make_interval(secs => $4)
+WHERE comment_id = $1 AND kind = $2 AND locked_until = $3 AND locked_until > now()
+RETURNING locked_until
 """
 
 DONE = """
@@ -49,12 +64,17 @@ WHERE comment_id = $1 AND kind = $2
 
 FAIL = """
 UPDATE comment_feedback
-SET locked_until = NULL, not_before = now() + make_interval(secs => $3), last_error = $4
+SET locked_until = NULL, not_before = now() + make_interval(secs => $3), last_error = $4,
+    refusals = refusals + $5::int
 WHERE comment_id = $1 AND kind = $2
 """
 
-BACKOFF_BASE_S = 2.0
-BACKOFF_CAP_S = 600.0
+ABANDON = """
+UPDATE comment_feedback
+SET locked_until = NULL, not_before = NULL, last_error = $3, refusals = refusals + 1,
+    abandoned_at = now()
+WHERE comment_id = $1 AND kind = $2
+"""
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,8 @@ class Feedback:
     pull_request: int
     detail: str | None
     attempts: int
+    refusals: int  # refusals in a row before this claim
+    locked_until: datetime  # the lease's end, which also tells this claim from a later one
 
 
 async def request_reaction(
@@ -92,16 +114,38 @@ async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_s: float) -> 
     return [Feedback(**row) for row in await conn.fetch(CLAIM_DUE, limit, lease_s)]
 
 
+async def renew(conn: asyncpg.Connection, item: Feedback, *, lease_s: float) -> Feedback | None:
+    """The claim with a fresh lease, or None when it was lost (run out, claimed again)."""
+    until = await conn.fetchval(RENEW, item.comment_id, item.kind, item.locked_until, lease_s)
+    return None if until is None else replace(item, locked_until=until)
+
+
 async def done(conn: asyncpg.Connection, feedback: Feedback, note: str | None = None) -> None:
     await conn.execute(DONE, feedback.comment_id, feedback.kind, note)
 
 
 async def fail(
-    conn: asyncpg.Connection, feedback: Feedback, error: str, retry_after: float | None
-) -> float:
-    """Keep the row for a later attempt; return the delay in seconds."""
-    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (feedback.attempts - 1))
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    await conn.execute(FAIL, feedback.comment_id, feedback.kind, delay, error[:1000])
-    return delay
+    conn: asyncpg.Connection,
+    feedback: Feedback,
+    error: str,
+    retry_after: float | None,
+    *,
+    refused: bool = False,
+    max_refusals: int = DEFAULT_MAX_REFUSALS,
+) -> float | None:
+    """Keep the row for a later attempt and return the delay in seconds; or, refused
+    ``max_refusals`` times in a row, abandon it and return None (``retries.next_try``)."""
+    decision = next_try(
+        attempts=feedback.attempts,
+        refusals=feedback.refusals,
+        refused=refused,
+        retry_after=retry_after,
+        max_refusals=max_refusals,
+    )
+    if decision.abandon:
+        await conn.execute(ABANDON, feedback.comment_id, feedback.kind, error[:1000])
+        return None
+    await conn.execute(
+        FAIL, feedback.comment_id, feedback.kind, decision.delay_s, error[:1000], int(refused)
+    )
+    return decision.delay_s

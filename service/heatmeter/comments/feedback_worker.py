@@ -16,6 +16,7 @@ from ..happiness.command import SYNTAX
 from ..http.errors import DATABASE_DOWN
 from . import feedback
 from .feedback import Feedback
+from .retries import DEFAULT_MAX_REFUSALS
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +24,6 @@ log = structlog.get_logger(__name__)
 REACTION_CONTENT = "+1"
 # Tells our reply to a comment from everyone else's, to find it instead of posting twice.
 REPLY_MARKER = "<!-- heatmeter:reply-to:{comment_id} -->"
-REFUSED_RETRY_S = 3600.0
 _PER_PAGE = 100
 
 
@@ -111,6 +111,7 @@ class FeedbackWorker:
         idle_poll_s: float = 1.0,
         batch: int = 10,
         lease_s: float = 120.0,
+        max_refusals: int = DEFAULT_MAX_REFUSALS,
         count: Callable[[str, str], None] = lambda kind, result: None,
     ) -> None:
         self._pool = pool
@@ -118,7 +119,8 @@ class FeedbackWorker:
         self._idle_poll_s = idle_poll_s
         self._batch = batch
         self._lease_s = lease_s
-        # Told (kind, "written" | "gone" | "failed") for each claim processed.
+        self._max_refusals = max_refusals
+        # Told (kind, "written" | "gone" | "failed" | "abandoned") for each claim processed.
         self._count = count
 
     async def run(self) -> None:
@@ -139,7 +141,17 @@ class FeedbackWorker:
         async with self._pool.acquire() as conn:
             claims = await feedback.claim_due(conn, limit=self._batch, lease_s=self._lease_s)
         for item in claims:
-            await self._process(item)
+            # Claimed as a batch, written one by one: only while the lease is still ours.
+            async with self._pool.acquire() as conn:
+                renewed = await feedback.renew(conn, item, lease_s=self._lease_s)
+            if renewed is None:
+                log.info(
+                    "comment feedback claim lost before its turn; another worker has it",
+                    comment=item.comment_id,
+                    kind=item.kind,
+                )
+                continue
+            await self._process(renewed)
         return len(claims)
 
     async def _process(self, item: Feedback) -> None:
@@ -156,31 +168,48 @@ class FeedbackWorker:
         except NotFound:
             # The comment was deleted before we got to it: nothing left to react to.
             note, result = "the comment is gone", "gone"
-        except (GitHubUnavailable, GitHubRefused) as exc:
-            refused = isinstance(exc, GitHubRefused)
-            retry_after = REFUSED_RETRY_S if refused else exc.retry_after
-            delay = await self._fail(item, exc, retry_after)
-            bound.warning(
-                "comment feedback failed; kept for retry",
-                error=_describe(exc),
-                attempts=item.attempts,
-                retry_in_s=round(delay, 1),
-            )
-            self._count(item.kind, "failed")
+        except GitHubUnavailable as exc:
+            # An outage: waited out however long it lasts.
+            self._count(item.kind, await self._fail(item, exc, exc.retry_after, refused=False))
+            return
+        except GitHubRefused as exc:
+            # Retried a bounded number of times, in case a person mends it, then abandoned.
+            self._count(item.kind, await self._fail(item, exc, None, refused=True))
             return
         except Exception as exc:
-            bound.exception("comment feedback crashed; kept for retry")
-            await self._fail(item, exc, None)
-            self._count(item.kind, "failed")
+            bound.exception("comment feedback crashed")
+            self._count(item.kind, await self._fail(item, exc, None, refused=True))
             return
         async with self._pool.acquire() as conn:
             await feedback.done(conn, item, note)
         bound.info("comment feedback written" if note is None else "comment feedback dropped")
         self._count(item.kind, result)
 
-    async def _fail(self, item: Feedback, exc: BaseException, retry_after: float | None) -> float:
+    async def _fail(
+        self, item: Feedback, exc: BaseException, retry_after: float | None, *, refused: bool
+    ) -> str:
+        """Record the failure (``retries.next_try``); "failed" or "abandoned"."""
         async with self._pool.acquire() as conn:
-            return await feedback.fail(conn, item, _describe(exc), retry_after)
+            delay = await feedback.fail(
+                conn,
+                item,
+                _describe(exc),
+                retry_after,
+                refused=refused,
+                max_refusals=self._max_refusals,
+            )
+        bound = log.bind(
+            repository=item.repository,
+            comment=item.comment_id,
+            kind=item.kind,
+            error=_describe(exc),
+            attempts=item.attempts,
+        )
+        if delay is None:
+            bound.error("comment feedback abandoned after repeated refusals")
+            return "abandoned"
+        bound.warning("comment feedback failed; kept for retry", retry_in_s=round(delay, 1))
+        return "failed"
 
 
 def _describe(exc: BaseException) -> str:

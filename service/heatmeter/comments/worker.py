@@ -18,11 +18,19 @@ from ..summary.render import render_summary
 from ..summary.stats import DEFAULT_MIN_BASELINE_RUNS
 from . import outbox
 from .data import WrittenComment, load_summaries, remember_comment, written_comment
+from .retries import DEFAULT_MAX_REFUSALS
 from .sticky import upsert_comment
 
 log = structlog.get_logger(__name__)
 
-REFUSED_RETRY_S = 3600.0
+DEFAULT_LEASE_S = 120.0
+
+
+def lease_for(budget_s: float) -> float:
+    """How long a claim is kept: one write spends at most the GitHub retry budget waiting,
+    plus its requests' own time; twice that and a minute is ample. A killed worker's
+    claims are taken over once it runs out."""
+    return max(DEFAULT_LEASE_S, 2 * budget_s + 60)
 
 
 class CommentWorker:
@@ -39,8 +47,9 @@ class CommentWorker:
         *,
         debounce_s: float,
         batch: int = 10,
-        lease_s: float = 120.0,
+        lease_s: float = DEFAULT_LEASE_S,
         idle_poll_s: float = 1.0,
+        max_refusals: int = DEFAULT_MAX_REFUSALS,
         count: Callable[[str], None] = lambda result: None,
         min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS,
         public_url: str | None = None,
@@ -52,7 +61,8 @@ class CommentWorker:
         self._batch = batch
         self._lease_s = lease_s
         self._idle_poll_s = idle_poll_s
-        # Told "written", "unchanged" or "failed" for each claim processed.
+        self._max_refusals = max_refusals
+        # Told "written", "unchanged", "failed" or "abandoned" for each claim processed.
         self._count = count
         self._min_baseline_runs = min_baseline_runs
         # HEATMETER_PUBLIC_URL: the comment links to the scorecard when it is set.
@@ -80,7 +90,16 @@ class CommentWorker:
                 conn, debounce_s=self._debounce_s, limit=self._batch, lease_s=self._lease_s
             )
         for claim in claims:
-            await self._process(claim)
+            async with self._pool.acquire() as conn:
+                renewed = await outbox.renew(conn, claim, lease_s=self._lease_s)
+            if renewed is None:
+                log.info(
+                    "comment claim lost before its turn; another worker has it",
+                    repository=claim.repository,
+                    pull_request=claim.pull_request,
+                )
+                continue
+            await self._process(renewed)
         return len(claims)
 
     async def _idle_wait(self) -> float:
@@ -96,24 +115,18 @@ class CommentWorker:
         except DATABASE_DOWN:
             # Nothing can be recorded now; the lease runs out and the row is claimed again.
             raise
-        except (GitHubUnavailable, GitHubRefused) as exc:
-            # A refusal (repository gone, app uninstalled) will not mend itself soon: park
-            # the row for an hour rather than drop it; an outage gets the usual backoff.
-            refused = isinstance(exc, GitHubRefused)
-            retry_after = REFUSED_RETRY_S if refused else exc.retry_after
-            delay = await self._fail(claim, exc, retry_after)
-            bound.warning(
-                "comment write failed; kept for retry",
-                error=_describe(exc),
-                attempts=claim.attempts,
-                retry_in_s=round(delay, 1),
-            )
-            result = "failed"
+        except GitHubUnavailable as exc:
+            # An outage: waited out however long it lasts.
+            result = await self._fail(claim, exc, exc.retry_after, refused=False)
+        except GitHubRefused as exc:
+            # A refusal (repository gone, app uninstalled) will not mend by itself: retried
+            # a bounded number of times, in case a person mends it, then abandoned.
+            result = await self._fail(claim, exc, None, refused=True)
         except Exception as exc:
-            # A bug must not stop the worker nor lose the request: keep it, say so, go on.
-            bound.exception("comment refresh crashed; kept for retry")
-            await self._fail(claim, exc, None)
-            result = "failed"
+            # A bug must not stop the worker nor lose the request, nor loop forever: it
+            # counts as a refusal, kept with its traceback in the log.
+            bound.exception("comment refresh crashed")
+            result = await self._fail(claim, exc, None, refused=True)
         else:
             if result == "written":
                 bound.info("comment written")
@@ -167,10 +180,32 @@ class CommentWorker:
         )
 
     async def _fail(
-        self, claim: outbox.Claim, exc: BaseException, retry_after: float | None
-    ) -> float:
+        self, claim: outbox.Claim, exc: BaseException, retry_after: float | None, *, refused: bool
+    ) -> str:
+        """Record the failure; "failed" (kept for a later try) or "abandoned"."""
         async with self._pool.acquire() as conn:
-            return await outbox.fail(conn, claim, _describe(exc), retry_after)
+            delay = await outbox.fail(
+                conn,
+                claim,
+                _describe(exc),
+                retry_after,
+                refused=refused,
+                max_refusals=self._max_refusals,
+            )
+        bound = log.bind(
+            repository=claim.repository,
+            pull_request=claim.pull_request,
+            error=_describe(exc),
+            attempts=claim.attempts,
+        )
+        if delay is None:
+            bound.error(
+                "comment write abandoned after repeated refusals; a new report retries it",
+                refusals=claim.refusals + 1,
+            )
+            return "abandoned"
+        bound.warning("comment write failed; kept for retry", retry_in_s=round(delay, 1))
+        return "failed"
 
 
 def body_digest(body: str) -> str:

@@ -1,32 +1,29 @@
 """The one way out to GitHub's REST API: a gidgethub client per identity, retried within a budget.
 
-Every call heatmeter makes on a repository's behalf goes through ``GitHubClient``. It
-keeps one ``gidgethub`` client per identity (an App installation, or the plain token),
-so gidgethub's own rate-limit record (``GitHubAPI.rate_limit``, parsed from every
-answer's ``x-ratelimit-*`` headers) is shared by every call made as that identity, and
-a call that would only be refused waits for the reset instead of spending a request.
+Every call heatmeter makes to GitHub, on a repository's behalf or as the App itself,
+goes through ``GitHubClient``. It keeps one ``gidgethub`` client per identity (the App,
+an App installation, or the plain token), so gidgethub's own rate-limit record
+(``GitHubAPI.rate_limit``, parsed from every answer's ``x-ratelimit-*`` headers) is
+shared by every call made as that identity, and a call that would only be refused
+waits for the reset instead of spending a request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
-import gidgethub
 import gidgethub.aiohttp
-import gidgethub.sansio
 import structlog
 
 from ..settings import GITHUB_API_URL
 from . import USER_AGENT
-from .credentials import GitHubAuth
+from .credentials import AppAuth, GitHubAuth
+from .failures import Failure, classify, exhausted
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +36,6 @@ DEFAULT_BUDGET_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 8.0
-# GitHub's advice for a secondary rate limit that names no time: wait at least a minute.
-_SECONDARY_LIMIT_WAIT_S = 60.0
-# A reset instant is whole seconds on GitHub's clock; one more covers the rounding and skew.
-_RESET_SLACK_S = 1.0
 
 
 class GitHubUnavailable(Exception):
@@ -105,7 +98,31 @@ class GitHubClient:
 
     def operation(self, repository: str) -> Operation:
         """Calls on ``repository`` that share one waiting budget (one logical change)."""
-        return Operation(self, repository, _Backoff(self._budget_s, self._sleep))
+        auth = self.auth
+        return Operation(
+            self,
+            repository,
+            _Backoff(self._budget_s, self._sleep),
+            credentials=lambda: auth.credentials(repository),
+            forget=lambda: auth.forget(repository),
+        )
+
+    def app_operation(self) -> Operation:
+        """Calls as the GitHub App itself (its webhook deliveries, its installations).
+
+        Their requests are given the App's JWT where others get a token (pass it as
+        gidgethub's ``jwt=``); the App has a rate limit of its own.
+        """
+        auth = self.auth
+        if not isinstance(auth, AppAuth):
+            raise TypeError("calls as the App need GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY")
+        return Operation(
+            self,
+            f"GitHub App {auth.app_id}",
+            _Backoff(self._budget_s, self._sleep),
+            credentials=auth.app_credentials,
+            forget=lambda: None,
+        )
 
     async def call(self, repository: str, what: str, request: Request[T], **options: bool) -> T:
         """One call with a budget of its own; see ``Operation.run`` for ``options``."""
@@ -120,12 +137,23 @@ class GitHubClient:
 
 
 class Operation:
-    """The calls of one logical change on one repository, under one shared budget."""
+    """The calls of one logical change on one repository (or as the App), under one budget."""
 
-    def __init__(self, client: GitHubClient, repository: str, backoff: _Backoff) -> None:
+    def __init__(
+        self,
+        client: GitHubClient,
+        scope: str,
+        backoff: _Backoff,
+        *,
+        credentials: Callable[[], Awaitable[tuple[str, str]]],
+        forget: Callable[[], None],
+    ) -> None:
         self._client = client
-        self._repository = repository
+        # What the calls act on, for logs and errors: "owner/name", or the App.
+        self._repository = scope
         self._backoff = backoff
+        self._credentials = credentials
+        self._forget = forget
         self._reauthorized = False
 
     async def run(
@@ -135,6 +163,7 @@ class Operation:
         *,
         missing_is_gone: bool = False,
         idempotent: bool = True,
+        timeout_s: float | None = None,
     ) -> T:
         """Run ``request`` until it succeeds, or raise.
 
@@ -142,20 +171,21 @@ class Operation:
         that is not ``idempotent`` failed in a way that may have reached GitHub (after
         waiting, so the caller can look before trying again); ``GitHubRefused`` for an
         answer no retry changes; ``GitHubUnavailable`` once the budget is spent.
+        ``timeout_s`` bounds one try when it is more than one request (a paginated listing).
         """
-        client, auth = self._client, self._client.auth
+        client = self._client
         while True:
             used_up = None
             try:
                 # The token is inside the timeout: minting one is a request too.
-                async with asyncio.timeout(client._request_timeout_s):
-                    identity, token = await auth.credentials(self._repository)
+                async with asyncio.timeout(timeout_s or client._request_timeout_s):
+                    identity, token = await self._credentials()
                     api = client._api(identity)
-                    if (failure := _exhausted(api.rate_limit)) is None:
+                    if (failure := exhausted(api.rate_limit)) is None:
                         return await request(api, token)
                     used_up, error = api, None
             except Exception as exc:
-                failure = _classify(exc)
+                failure = classify(exc)
                 if failure is None:
                     raise
                 error = exc
@@ -164,7 +194,7 @@ class Operation:
             if failure.kind == "unauthorized" and not self._reauthorized:
                 # A token revoked or expired early: mint another, once.
                 self._reauthorized = True
-                auth.forget(self._repository)
+                self._forget()
                 log.info(
                     "github token refused; reauthorizing", repository=self._repository, call=what
                 )
@@ -181,17 +211,6 @@ class Operation:
                 raise MaybeApplied(failure.detail) from error
 
 
-FailureKind = Literal["transient", "rate_limited", "unauthorized", "missing", "refused"]
-
-
-@dataclass(frozen=True)
-class _Failure:
-    kind: FailureKind
-    detail: str
-    status: int | None = None
-    wait_s: float | None = None  # what GitHub asked for, when it did
-
-
 class _Backoff:
     """Exponential backoff with jitter, honouring GitHub's asked-for waits, within a budget.
 
@@ -206,7 +225,7 @@ class _Backoff:
         self._slept = 0.0
         self._failures = 0
 
-    async def wait(self, failure: _Failure, what: str, repository: str) -> None:
+    async def wait(self, failure: Failure, what: str, repository: str) -> None:
         self._failures += 1
         backoff = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (self._failures - 1))
         # Jitter spreads replicas that failed together; it is not a secret.
@@ -231,69 +250,3 @@ class _Backoff:
         )
         await self._sleep(delay)
         self._slept += delay
-
-
-def _exhausted(limit: gidgethub.sansio.RateLimit | None) -> _Failure | None:
-    """A rate limit this identity has already used up, as the failure its next call would be."""
-    if limit is None or limit.remaining > 0:
-        return None
-    wait = limit.reset_datetime.timestamp() - time.time()
-    if wait <= 0:
-        return None
-    return _Failure(
-        "rate_limited", "rate limit used up until its reset", 403, wait + _RESET_SLACK_S
-    )
-
-
-def _classify(exc: BaseException) -> _Failure | None:
-    """What a failed call means for retrying it; None for failures that are our bugs."""
-    if isinstance(exc, gidgethub.HTTPException):
-        status = int(exc.status_code)
-        detail = f"{status} {exc}"
-        headers = exc.headers
-        if isinstance(exc, gidgethub.RateLimitExceeded):
-            wait = _asked_wait(headers)
-            if wait is None:
-                wait = exc.rate_limit.reset_datetime.timestamp() - time.time() + _RESET_SLACK_S
-            return _Failure("rate_limited", detail, status, max(0.0, wait))
-        if status == 429 or (status == 403 and _is_secondary_limit(headers, str(exc))):
-            wait = _asked_wait(headers)
-            return _Failure(
-                "rate_limited", detail, status, _SECONDARY_LIMIT_WAIT_S if wait is None else wait
-            )
-        if status >= 500:
-            return _Failure("transient", detail, status, _asked_wait(headers))
-        if status == 401:
-            return _Failure("unauthorized", detail, status)
-        if status == 404:
-            return _Failure("missing", detail, status)
-        return _Failure("refused", detail, status)
-    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
-        return _Failure("transient", f"{type(exc).__name__}: {exc}".rstrip(": "))
-    return None
-
-
-def _is_secondary_limit(headers: Mapping[str, str], message: str) -> bool:
-    # A 403 is a rate limit only when GitHub says so; otherwise it is a permission refusal.
-    limit = gidgethub.sansio.RateLimit.from_http(headers)
-    return (
-        "retry-after" in headers
-        or (limit is not None and limit.remaining == 0)
-        or "rate limit" in message.lower()
-    )
-
-
-def _asked_wait(headers: Mapping[str, str]) -> float | None:
-    """Seconds GitHub asked us to wait: ``Retry-After``, else until the rate limit's reset."""
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            with contextlib.suppress(TypeError, ValueError):
-                when = email.utils.parsedate_to_datetime(retry_after)
-                return max(0.0, when.timestamp() - time.time())
-    limit = gidgethub.sansio.RateLimit.from_http(headers)
-    if limit is not None and limit.remaining == 0:
-        return max(0.0, limit.reset_datetime.timestamp() - time.time() + _RESET_SLACK_S)
-    return None

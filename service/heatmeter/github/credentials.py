@@ -150,7 +150,7 @@ class AppAuth(GitHubAuth):
             installation = await self._gh.getitem(
                 "/repos/{owner}/{repo}/installation",
                 {"owner": owner, "repo": name},
-                jwt=gidgethub.apps.get_jwt(app_id=self.app_id, private_key=self._private_key),
+                jwt=self._jwt(),
             )
             installation_id = int(installation["id"])
             self._installations[key] = installation_id
@@ -158,6 +158,14 @@ class AppAuth(GitHubAuth):
                 "github installation found", repository=repository, installation=installation_id
             )
             return installation_id
+
+    async def app_credentials(self) -> tuple[str, str]:
+        """Who we are as the App itself (a rate limit of its own), and a fresh JWT."""
+        return "app", self._jwt()
+
+    def _jwt(self) -> str:
+        # gidgethub makes it valid from a minute ago (clock skew) for ten minutes.
+        return gidgethub.apps.get_jwt(app_id=self.app_id, private_key=self._private_key)
 
     async def credentials(self, repository: str) -> tuple[str, str]:
         # Each installation has a rate limit of its own.

@@ -19,6 +19,13 @@ DATABASE_DOWN = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    # The server shutting down, or resetting after a crash, ends every session with these.
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    # asyncpg's own confusion when the server vanishes mid-statement ("cannot switch to
+    # state ..."), seen when the postmaster is killed. Retrying is safe: every write is
+    # idempotent (a report's key, a delivery's id).
+    asyncpg.InternalClientError,
 )
 RETRY_AFTER_S = 5
 # The ``error`` code of an answer made by `json_error`, for the middleware's counter.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -16,6 +18,16 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Fields a handler adds to its request's one log line (see add_to_request_log).
+_log_fields: ContextVar[dict[str, Any] | None] = ContextVar("log_fields", default=None)
+
+
+def add_to_request_log(**fields: Any) -> None:
+    """Put `fields` on the one line this request logs when it is answered."""
+    current = _log_fields.get()
+    if current is not None:
+        current.update(fields)
+
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -24,23 +36,30 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     if not (0 < len(request_id) <= 64 and request_id.isascii() and request_id.isprintable()):
         request_id = uuid.uuid4().hex
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        response = await _answer(request, handler)
-        response.headers["X-Request-Id"] = request_id
-        metrics = request.app[metrics_key]
-        metrics.observe_request(request, response.status, started)
-        if response.status >= 400:
-            metrics.errors.labels(str(response.status), response.get(ERROR_CODE, "unknown")).inc()
-        log.info(
-            "request",
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        if response.get(CLOSE_CONNECTION):
-            await _answer_and_close(request, response)
-        return response
+    fields: dict[str, Any] = {}
+    token = _log_fields.set(fields)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await _answer(request, handler)
+            response.headers["X-Request-Id"] = request_id
+            metrics = request.app[metrics_key]
+            metrics.observe_request(request, response.status, started)
+            if response.status >= 400:
+                error = response.get(ERROR_CODE, "unknown")
+                metrics.errors.labels(str(response.status), error).inc()
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+                **fields,
+            )
+            if response.get(CLOSE_CONNECTION):
+                await _answer_and_close(request, response)
+            return response
+    finally:
+        _log_fields.reset(token)
 
 
 async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:

@@ -86,14 +86,17 @@ def serve(
     host: str,
     port: int,
     shutdown_timeout: float,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
     **runner_args: Any,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully, as `web.run_app` does (POSIX).
 
     The listener closes, requests in flight get ``shutdown_timeout`` seconds to finish,
-    then the app's cleanup runs. OSError if the address cannot be bound.
+    then the app's cleanup runs. OSError if the address cannot be bound. ``loop_factory``
+    picks the event loop (uvloop, say).
     """
-    asyncio.run(_serve(app, host, port, shutdown_timeout, runner_args))
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_serve(app, host, port, shutdown_timeout, runner_args))
 
 
 async def _serve(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import structlog
 from aiohttp import web
 
-from ..appkeys import metrics_key, oidc_key, pool_key, settings_key
+from ..appkeys import metrics_key, oidc_key, report_writer_key, settings_key
 from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
 from ..http.jsonbody import JsonBodyError, decode_json
+from ..http.middleware import add_to_request_log
 from .schema import MAX_DEPTH, ReportError, parse_report
-from .store import store_report
 from .trust import (
     SIGNATURE_HEADER,
     AuthError,
@@ -68,11 +70,14 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
         log.warning("report for another repository or run", reason=exc.detail)
         return json_error(exc.status, "forbidden", exc.detail), "forbidden"
 
-    async with request.app[pool_key].acquire() as conn:
-        stored = await store_report(conn, report, reporter)
-    log.info(
-        "report stored",
-        id=stored.id,
+    # Postgres reads the fields from this document, so it gets the values as validated,
+    # not the body as sent: `2.0` or `4.2e4` are the integers 2 and 42000 to the schema,
+    # and `'2.0'::integer` would fail there.
+    document = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    stored = await request.app[report_writer_key].store(report, document, reporter)
+    # One log line per request: the middleware's, which carries these.
+    add_to_request_log(
+        report_id=stored.id,
         duplicate=stored.duplicate,
         repository=report.repository,
         task=report.task,

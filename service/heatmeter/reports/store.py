@@ -50,10 +50,11 @@ WHERE task_runs.closed_by IS DISTINCT FROM 'report'
 RETURNING id
 """
 
+# The whole key, started_at included, so the lookup touches one month's partition.
 SELECT_ID_BY_KEY = """
 SELECT id FROM task_runs
 WHERE repository = $1 AND run_id = $2 AND run_attempt = $3 AND job = $4 AND task = $5
-  AND step_id = $6
+  AND step_id = $6 AND started_at = $7
 """
 
 
@@ -125,5 +126,6 @@ async def _store(conn: asyncpg.Connection, report: Report, reporter: Reporter) -
         report.job,
         report.task,
         report.step,
+        report.started_at,
     )
     return Stored(existing, duplicate=True)

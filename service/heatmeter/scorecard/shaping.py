@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ..summary.render import format_duration
+from ..summary.vocabulary import format_duration
 from .figures import Figure, TaskCard
 from .queries import Scorecard, TaskDetail
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import string
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from .charts import mermaid_chart
+from .escape import (
+    MAX_LABEL_CHARS,
+    clean,
+    escape_markdown,
+    escape_mermaid_label,
+    safe_https_url,
+    shorten,
+)
 from .history import FAILING, FIXED, FLAKY
 from .metrics import (
     CANCELLED,
@@ -23,6 +28,7 @@ from .metrics import (
 )
 from .stats import FASTER, ON_PAR, SLOWER
 from .verdict import FLAKY_ICON, verdict
+from .vocabulary import DASH, LEGEND, OUTCOME_ICONS, format_duration
 
 TITLE = "### heatmeter: platform tasks on this pull request"
 
@@ -35,44 +41,13 @@ OPEN_ROWS = 10
 MAX_ROWS = 100
 # User-supplied names are cut to this many characters before escaping.
 MAX_NAME_CHARS = 60
-MAX_LABEL_CHARS = 40
-MAX_URL_CHARS = 500
 # Charts are drawn for this many of the busiest tasks, each needing a few points.
 CHART_TASKS = 3
 CHART_MIN_POINTS = 2
 
-# A zero-width space, written as an entity so the Markdown source stays visible ASCII.
-_ZWSP = "&#8203;"
-# Everything else passes as a numeric entity: no character of a user's text then means
-# anything to Markdown (tables, links, HTML, code, emphasis) or ends the hidden marker.
-_PLAIN_ASCII = frozenset(string.ascii_letters + string.digits + " ")
-# Only characters that cannot close a Markdown link, open HTML or form an entity.
-_URL_CHARS = frozenset(string.ascii_letters + string.digits + "-._~:/?#=%+,!$*")
 # Task names that read the same inside a Markdown code span as outside it.
 _PLAIN_TASK = re.compile(r"[A-Za-z0-9._-]{1,40}")
-_MERMAID_CHARS = frozenset(string.ascii_letters + string.digits + " -_./+")
 
-# One vocabulary with the action's job summary (action/workflow_commands.py); a test
-# imports both and checks they agree.
-OUTCOME_ICONS = {
-    SUCCESS: "✅",
-    FAILURE: "❌",
-    TIMED_OUT: "⏱️",
-    CANCELLED: "⏹️",
-    SKIPPED: "⏭️",
-    None: "⏳",
-}
-OUTCOME_WORDS = {
-    SUCCESS: "success",
-    FAILURE: "failure",
-    TIMED_OUT: "timed out",
-    CANCELLED: "cancelled",
-    SKIPPED: "skipped",
-    None: "running",
-}
-_LEGEND = " ".join(f"{OUTCOME_ICONS[o]} {OUTCOME_WORDS[o]}" for o in OUTCOME_ICONS) + (
-    f" {FLAKY_ICON} flaky (failed, then passed on the same commit)"
-)
 _STATUS_MARKS = {FLAKY: FLAKY_ICON, FIXED: "fixed", FAILING: "failing"}
 _COLUMNS = (
     "Task",
@@ -88,81 +63,6 @@ _COLUMNS = (
     "Latest run",
 )
 _TABLE_HEAD = "| " + " | ".join(_COLUMNS) + " |\n|" + " --- |" * len(_COLUMNS)
-_DASH = "—"
-
-
-def escape_markdown(text: str) -> str:
-    """Text made inert for GitHub Markdown, tables and HTML: it renders as itself and no more.
-
-    Letters, digits and spaces stay; every other character becomes a numeric entity
-    (``@`` is ``&#64;``, ``|`` is ``&#124;``), so it cannot build a link, tag, comment, code
-    span or table cell. Entities alone do not stop GitHub's mentions, issue references
-    and autolinks, which are found after entities are decoded, so a zero-width space
-    follows ``@``, ``#``, ``:``, the ``-`` of ``GH-1`` and the ``.`` of ``www.``. Line
-    breaks and other control characters become spaces; invisible format characters
-    (bidirectional overrides, zero-width joiners) are dropped.
-    """
-    cleaned = _clean(text)
-    out: list[str] = []
-    for index, char in enumerate(cleaned):
-        if char in _PLAIN_ASCII or (ord(char) > 127 and char.isalnum()):
-            out.append(char)
-            continue
-        out.append(f"&#{ord(char)};")
-        after = cleaned[index + 1 : index + 2]
-        if (
-            char in "@#:"
-            or (char == "-" and after.isdigit())
-            or (char == "." and cleaned[max(0, index - 3) : index].lower() == "www")
-        ):
-            out.append(_ZWSP)
-    return "".join(out)
-
-
-def escape_mermaid_label(text: str) -> str:
-    """Text safe inside a double-quoted Mermaid label on one line of a fenced block.
-
-    Only letters, digits, spaces and ``-_./+`` survive; anything else (quotes, backticks,
-    brackets, ``%%`` directives, line breaks) becomes ``_``. Mermaid has no escape that
-    every diagram type honours, so replacing is the dependable choice.
-    """
-    safe = "".join(char if char in _MERMAID_CHARS else "_" for char in _clean(text))
-    return _shorten(safe, MAX_LABEL_CHARS)
-
-
-def safe_https_url(url: str | None) -> str | None:
-    """The URL if it is a plain ``https://`` URL that can sit in a Markdown link, else None."""
-    if not url or len(url) > MAX_URL_CHARS or not url.startswith("https://"):
-        return None
-    if not set(url) <= _URL_CHARS:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        return None
-    return url
-
-
-def format_duration(ms: float | None) -> str:
-    """A duration for people: ``850 ms``, ``1.2 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``.
-
-    The action's job summary says durations the same way (action/workflow_commands.py).
-    """
-    if ms is None:
-        return _DASH
-    whole_ms = int(max(ms, 0) + 0.5)
-    if whole_ms < 1000:
-        return f"{whole_ms} ms"
-    tenths = (whole_ms + 50) // 100
-    if tenths < 100:
-        return f"{tenths // 10}.{tenths % 10} s"
-    seconds = (whole_ms + 500) // 1000
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def render_summary(
@@ -202,27 +102,13 @@ def render_summary(
     return f"{TITLE}\n\nThe summary is too large to show here.\n"
 
 
-def _clean(text: str) -> str:
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category in ("Cf", "Cs"):
-            continue
-        kept.append(" " if category in ("Cc", "Zs", "Zl", "Zp") else char)
-    return " ".join("".join(kept).split())
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _bounded(summary: TaskSummary) -> TaskSummary:
     # Names are cut before anything renders them, the verdict included, to bound the size.
-    runner_os = summary.runner_os and _shorten(_clean(summary.runner_os), MAX_LABEL_CHARS)
+    runner_os = summary.runner_os and shorten(clean(summary.runner_os), MAX_LABEL_CHARS)
     return dataclasses.replace(
         summary,
-        task=_shorten(_clean(summary.task), MAX_NAME_CHARS) or "(unnamed)",
-        kind=_shorten(_clean(summary.kind), MAX_NAME_CHARS),
+        task=shorten(clean(summary.task), MAX_NAME_CHARS) or "(unnamed)",
+        kind=shorten(clean(summary.kind), MAX_NAME_CHARS),
         runner_os=runner_os or None,
     )
 
@@ -251,7 +137,7 @@ def _namer(summaries: Sequence[TaskSummary]) -> Callable[[TaskSummary], str]:
 
 
 def _percent(fraction: float | None) -> str:
-    return _DASH if fraction is None else f"{fraction * 100:.0f} %"
+    return DASH if fraction is None else f"{fraction * 100:.0f} %"
 
 
 def _row(s: TaskSummary, name: Callable[[TaskSummary], str]) -> str:
@@ -263,14 +149,14 @@ def _row(s: TaskSummary, name: Callable[[TaskSummary], str]) -> str:
         (s.skipped, SKIPPED),
         (s.running, None),
     )
-    outcomes = " ".join(f"{n} {OUTCOME_ICONS[o]}" for n, o in counts if n) or _DASH
+    outcomes = " ".join(f"{n} {OUTCOME_ICONS[o]}" for n, o in counts if n) or DASH
     if mark := _STATUS_MARKS.get(s.history.status or ""):
         outcomes += f" {mark}"
     rate = _percent(s.success_rate)
     if s.baseline_success_rate is not None:
         rate += f" (base {_percent(s.baseline_success_rate)})"
     if s.runs == 0:
-        latest = _DASH
+        latest = DASH
     elif s.latest_outcome is None:
         latest = f"{OUTCOME_ICONS[None]} running"
     else:
@@ -278,15 +164,15 @@ def _row(s: TaskSummary, name: Callable[[TaskSummary], str]) -> str:
         measured = s.latest_duration_ms is not None
         latest = f"{icon} {format_duration(s.latest_duration_ms) if measured else 'no duration'}"
     if s.p50_ms is None:
-        spread = _DASH
+        spread = DASH
     else:
         spread = f"{format_duration(s.p50_ms)} / {format_duration(s.p90_ms)}"
-    attempts = _DASH if s.attempts_to_first_success is None else str(s.attempts_to_first_success)
+    attempts = DASH if s.attempts_to_first_success is None else str(s.attempts_to_first_success)
     url = safe_https_url(s.latest_url)
-    link = f"[logs]({url})" if url else _DASH
+    link = f"[logs]({url})" if url else DASH
     cells = (
         name(s),
-        escape_markdown(s.kind) or _DASH,
+        escape_markdown(s.kind) or DASH,
         str(s.runs),
         outcomes,
         rate,
@@ -312,7 +198,7 @@ def _baseline_cell(s: TaskSummary) -> str:
 def _delta_cell(s: TaskSummary) -> str:
     if s.comparison.verdict in (FASTER, SLOWER) and s.delta_pct is not None:
         return f"{s.delta_pct:+.0f} %"
-    return "on par" if s.comparison.verdict == ON_PAR else _DASH
+    return "on par" if s.comparison.verdict == ON_PAR else DASH
 
 
 def _notes(summaries: Sequence[TaskSummary]) -> str:
@@ -390,7 +276,7 @@ def _footer(
         first = f"Updated {updated_at.strftime('%Y-%m-%d %H:%M UTC')} for {subject}"
     parts = [
         first,
-        _LEGEND,
+        LEGEND,
         "Baseline: the default branch's p50 on the same runner OS over 28 days, its number "
         "of runs n and its noise band ±; Δ shows only outside the band",
     ]

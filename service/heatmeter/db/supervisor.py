@@ -1,0 +1,79 @@
+"""Keeps the embedded Postgres running: notices its postmaster gone and starts it again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+CHECK_INTERVAL_S = 1.0
+RESTART_BACKOFF_BASE_S = 0.5
+RESTART_BACKOFF_CAP_S = 30.0
+
+
+class Supervised(Protocol):
+    def postmaster_pid(self) -> int | None: ...
+
+    def start_again(self) -> int: ...
+
+
+def restart_backoff(failures: int) -> float:
+    """Seconds before the next start after ``failures`` failed starts in a row."""
+    return min(RESTART_BACKOFF_CAP_S, RESTART_BACKOFF_BASE_S * 2 ** max(failures - 1, 0))
+
+
+async def supervise(
+    server: Supervised,
+    *,
+    check_interval_s: float = CHECK_INTERVAL_S,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Check every ``check_interval_s``; start a dead server again, backing off while that
+    fails. Runs until cancelled (the service stopping, which then stops the server)."""
+    failures = 0
+    pid = await asyncio.to_thread(server.postmaster_pid)
+    while True:
+        await sleep(restart_backoff(failures) if failures else check_interval_s)
+        current = await asyncio.to_thread(server.postmaster_pid)
+        if current is not None:
+            if current != pid:
+                # Started by someone else (by hand, or another process on the folder):
+                # adopt it, so that it is stopped with the service all the same.
+                pid = await asyncio.to_thread(server.start_again)
+                log.info("embedded postgres adopted a postmaster started elsewhere", pid=pid)
+            continue
+        log.warning("embedded postgres is down; starting it again", attempt=failures + 1)
+        try:
+            pid = await _finished_even_if_cancelled(asyncio.to_thread(server.start_again))
+        except Exception as exc:
+            failures += 1
+            log.warning(
+                "embedded postgres did not start",
+                error=f"{type(exc).__name__}: {exc}",
+                attempt=failures,
+                retry_in_s=restart_backoff(failures),
+            )
+            continue
+        log.info("embedded postgres started again", pid=pid, attempts=failures + 1)
+        failures = 0
+
+
+async def _finished_even_if_cancelled(work: Awaitable[int]) -> int:
+    """Await ``work``; if cancelled meanwhile (the service stopping), let it finish first.
+
+    A start under way runs on in its thread anyway: waiting for it means the server it
+    starts is known, and stopped with the service, rather than left running.
+    """
+    future = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            pid = await future
+            log.info("embedded postgres started again while the service stops", pid=pid)
+        raise

@@ -1,0 +1,148 @@
+"""The embedded Postgres is supervised: killed, it is started again; it stops with the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from heatmeter.db.supervisor import RESTART_BACKOFF_CAP_S, restart_backoff, supervise
+
+from .github.test_pr_comment import wait_ready
+from .reports import make_report, signed
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+async def post_report(url: str, run_id: int) -> int:
+    body, headers = signed(make_report(run_id=run_id), "s")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/v1/reports", data=body, headers=headers) as response,
+    ):
+        return response.status
+
+
+async def test_a_killed_embedded_postgres_is_started_again_and_stopped_with_the_service(
+    server_tmp: Path, tmp_path: Path, unused_tcp_port: int
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    log_file = (tmp_path / "service.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "heatmeter", "serve", "--port", str(unused_tcp_port),
+        env={**env, "HEATMETER_DATA_DIR": str(server_tmp), "HEATMETER_REPORT_SECRET": "s",
+             "HEATMETER_LOG_FORMAT": "json"},
+        stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        await wait_ready(url)
+        assert await post_report(url, 1) == 202
+        killed = postmaster_pid(server_tmp)
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+
+        # Nobody helps: the service notices and starts it again by itself.
+        deadline = time.monotonic() + 60
+        run_id = 2
+        while (status := await post_report(url, run_id)) != 202:
+            assert status == 503, status
+            assert time.monotonic() < deadline, "the embedded Postgres never came back"
+            await asyncio.sleep(0.1)
+        restarted = postmaster_pid(server_tmp)
+        assert restarted not in {None, killed}
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=60)
+        log_file.close()
+    output = (tmp_path / "service.log").read_bytes()
+    assert process.returncode == 0, output.decode()[-3000:]
+    events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith(b"{")]
+    assert "embedded postgres is down; starting it again" in events
+    assert {
+        "embedded postgres started again",
+        "embedded postgres started again while the service stops",  # the report was quicker
+    } & set(events)
+    # The server started again is the one stopped with the service.
+    assert postmaster_pid(server_tmp) is None
+
+
+async def serve_embedded(data_dir: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    with log.open("ab") as output:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "heatmeter", "serve", "--port", str(port),
+            env={**env, "HEATMETER_DATA_DIR": str(data_dir), "HEATMETER_REPORT_SECRET": "s",
+                 "HEATMETER_LOG_FORMAT": "json"},
+            stdout=output, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def test_a_postgres_left_by_a_killed_service_is_stopped_by_the_next_one(
+    server_tmp: Path, tmp_path: Path, unused_tcp_port_factory
+) -> None:
+    log = tmp_path / "service.log"
+    first_port, second_port = unused_tcp_port_factory(), unused_tcp_port_factory()
+    first = await serve_embedded(server_tmp, first_port, log)
+    await wait_ready(f"http://127.0.0.1:{first_port}")
+    first.kill()  # no chance to stop its Postgres
+    await first.wait()
+    left = postmaster_pid(server_tmp)
+    assert left is not None
+
+    second = await serve_embedded(server_tmp, second_port, log)
+    try:
+        await wait_ready(f"http://127.0.0.1:{second_port}")
+        assert postmaster_pid(server_tmp) == left  # joined, not started anew
+    finally:
+        second.terminate()
+        assert await asyncio.wait_for(second.wait(), timeout=60) == 0
+    assert postmaster_pid(server_tmp) is None, log.read_text()[-3000:]
+
+
+class FlakyServer:
+    """A supervised server that dies once, then fails to start twice, then starts."""
+
+    def __init__(self) -> None:
+        self.pids: list[int | None] = [100, 100, None, None, None]
+        self.starts: list[str] = ["fail", "fail", "ok"]
+        self.started = 0
+
+    def postmaster_pid(self) -> int | None:
+        return self.pids.pop(0) if self.pids else 200
+
+    def start_again(self) -> int:
+        self.started += 1
+        if self.starts.pop(0) == "fail":
+            raise RuntimeError("shared memory still in use")
+        return 200
+
+
+async def test_the_supervisor_backs_off_while_starting_fails() -> None:
+    server = FlakyServer()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) > 6:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await supervise(server, check_interval_s=1.0, sleep=sleep)
+    assert server.started == 3
+    # Checks every second; after failed starts, 0.5 s then 1 s; then checks again.
+    assert waits[:6] == [1.0, 1.0, restart_backoff(1), restart_backoff(2), 1.0, 1.0]
+    assert restart_backoff(50) == RESTART_BACKOFF_CAP_S
