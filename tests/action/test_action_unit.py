@@ -438,6 +438,27 @@ def test_pull_request_number_from_each_event(tmp_path: Path) -> None:
     assert reporting.pull_request_number("pull_request", str(tmp_path / "missing.json")) is None
 
 
+def test_a_workflow_run_reports_the_triggering_runs_branch(tmp_path: Path) -> None:
+    # GITHUB_SHA and GITHUB_REF name the default branch in workflow_run runs; the
+    # service ties such a run to a PR by the triggering run's head branch.
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps({"workflow_run": {"head_branch": "feature/x", "id": 7}}))
+    environ = {
+        "GITHUB_REPOSITORY": "octo/app",
+        "GITHUB_WORKFLOW": "CD",
+        "GITHUB_JOB": "deploy",
+        "GITHUB_RUN_ID": "12",
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_EVENT_NAME": "workflow_run",
+        "GITHUB_EVENT_PATH": str(payload),
+    }
+    fields = reporting.run_fields(environ)
+    assert (fields["ref"], fields["head_ref"]) == ("refs/heads/main", "feature/x")
+    assert "pull_request" not in fields
+    payload.write_text(json.dumps({"workflow_run": {"head_branch": None}}))
+    assert "head_ref" not in reporting.run_fields(environ)
+
+
 def test_non_ascii_task_names_survive_any_console(
     run_action: Runner, server: RecordingServer
 ) -> None:
