@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test browser-test lint format bench bench-quick wrk clean
+.PHONY: run demo test browser-test lint format fuzz bench bench-quick wrk clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -32,6 +32,10 @@ demo: $(VENV)/.installed
 test: lint tests/js/node_modules/.installed
 	$(BIN)/python -m pytest
 
+## fuzz: the fuzzers of tests/fuzz/ with random seeds and many more cases (a few minutes)
+FUZZ_EXAMPLES ?= 1500
+fuzz: $(VENV)/.installed-dev
+	HEATMETER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz --durations=0
 # Mermaid 11 (and jsdom) for the test that parses every chart the PR comment emits:
 # the versions locked in tests/js/package-lock.json, reinstalled when it changes.
 tests/js/node_modules/.installed: tests/js/package-lock.json

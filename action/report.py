@@ -110,17 +110,21 @@ def run_fields(environ: Mapping[str, str] = system.environ) -> dict[str, object]
     ):
         if environ.get(name):
             fields[field] = environ[name]
-    number = pull_request_number(
-        environ.get("GITHUB_EVENT_NAME", ""), environ.get("GITHUB_EVENT_PATH")
-    )
+    event_name = environ.get("GITHUB_EVENT_NAME", "")
+    number = pull_request_number(event_name, environ.get("GITHUB_EVENT_PATH"))
     if number is not None:
         fields["pull_request"] = number
+    if event_name == "workflow_run":
+        # GITHUB_SHA and GITHUB_REF are the default branch's here, whatever triggered the
+        # run: the triggering run's branch is what ties it to a pull request.
+        branch = workflow_run_head_branch(environ.get("GITHUB_EVENT_PATH"))
+        if branch:
+            fields["head_ref"] = branch
     return fields
 
 
-def pull_request_number(event_name: str, event_path: str | None) -> int | None:
-    """The PR a run belongs to, from the event payload; None for events without one."""
-    if not event_path or (event_name not in PULL_REQUEST_EVENTS and event_name != "issue_comment"):
+def _event_payload(event_path: str | None) -> dict | None:
+    if not event_path:
         return None
     from action import jsonlite
 
@@ -129,7 +133,23 @@ def pull_request_number(event_name: str, event_path: str | None) -> int | None:
             payload = jsonlite.loads(handle.read())
     except (OSError, ValueError):
         return None
-    if not isinstance(payload, dict):
+    return payload if isinstance(payload, dict) else None
+
+
+def workflow_run_head_branch(event_path: str | None) -> str | None:
+    """The head branch of the run that triggered this one (``workflow_run`` events)."""
+    payload = _event_payload(event_path)
+    run = payload.get("workflow_run") if payload else None
+    branch = run.get("head_branch") if isinstance(run, dict) else None
+    return branch if isinstance(branch, str) and 0 < len(branch) <= 255 else None
+
+
+def pull_request_number(event_name: str, event_path: str | None) -> int | None:
+    """The PR a run belongs to, from the event payload; None for events without one."""
+    if event_name not in PULL_REQUEST_EVENTS and event_name != "issue_comment":
+        return None
+    payload = _event_payload(event_path)
+    if payload is None:
         return None
     if event_name == "issue_comment":
         issue = payload.get("issue")

@@ -14,14 +14,17 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from heatmeter.app import create_app
 from heatmeter.db.migrations import migrate
+from heatmeter.http.server import AppRunner
 from heatmeter.settings import Settings
 
 from .oidc_issuer import OidcIssuer, serve_issuer
@@ -131,13 +134,19 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     try:
         yield conn
     finally:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        )
-        names = [f'"{t["tablename"]}"' for t in tables if t["tablename"] not in TABLES_TO_KEEP]
-        if names:
-            await conn.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+        await empty_tables(conn)
         await conn.close()
+
+
+async def data_tables(conn: asyncpg.Connection) -> list[str]:
+    """Every table the service writes (quoted), the migration ledger aside."""
+    tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return [f'"{t["tablename"]}"' for t in tables if t["tablename"] not in TABLES_TO_KEEP]
+
+
+async def empty_tables(conn: asyncpg.Connection) -> None:
+    if names := await data_tables(conn):
+        await conn.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
 
 
 REPORT_SECRET = "test-report-secret"
@@ -155,12 +164,25 @@ def settings(database_url: str) -> Settings:
     )
 
 
+class ServiceTestServer(TestServer):
+    """The app served as `heatmeter serve` serves it: its runner (JSON answers from the HTTP
+    parser too) and aiohttp's default of letting a handler finish when its client leaves."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        kwargs.pop("handler_cancellation", None)
+        return AppRunner(self.app, **kwargs)
+
+
+async def serve_app(aiohttp_client: Callable[..., TestClient], settings: Settings) -> TestClient:
+    return await aiohttp_client(ServiceTestServer(create_app(settings)))
+
+
 @pytest.fixture
 async def client(
     aiohttp_client: Callable[..., TestClient], settings: Settings, db: asyncpg.Connection
 ) -> TestClient:
     """The service on a real TCP port of 127.0.0.1, over the session's database."""
-    return await aiohttp_client(create_app(settings))
+    return await serve_app(aiohttp_client, settings)
 
 
 @pytest.fixture

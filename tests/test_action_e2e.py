@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from heatmeter.app import create_app
 from heatmeter.settings import Settings
 
-from .action.outputs import parse_outputs
+from .action.outputs import parse_outputs, shift_start_back
 from .conftest import REPORT_SECRET
 from .oidc_issuer import OidcIssuer
 
@@ -105,7 +105,7 @@ async def test_a_passing_command_is_stored_as_success(
     assert run.exit_code == 0, run.stdout + run.stderr
     row = await db.fetchrow("SELECT * FROM task_runs")
     assert (row["task"], row["kind"], row["outcome"]) == ("deploy", "deploy", "success")
-    assert 200 <= row["duration_ms"] < 5_000
+    assert row["duration_ms"] >= 200  # the command's own sleep; no upper bound on a busy machine
     assert row["pull_request"] == 7
     assert row["runner_name"] == "GitHub Actions 2"
     assert parse_outputs(run.outputs) == {
@@ -137,7 +137,7 @@ async def test_a_failing_command_keeps_its_exit_code_and_is_stored_as_failure(
 
 
 async def test_start_and_finish_around_other_steps(
-    client: TestClient, runner, db: asyncpg.Connection
+    client: TestClient, runner, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
     url = url_of(client)
     start = await runner(url, task="terraform", phase="start", secret=REPORT_SECRET)
@@ -145,14 +145,14 @@ async def test_start_and_finish_around_other_steps(
     running = await db.fetchrow("SELECT id, outcome FROM task_runs")
     assert running["outcome"] is None
 
-    await asyncio.sleep(0.1)
+    shift_start_back(tmp_path / "temp", 100)  # "the task started 100 s ago", without waiting
     finish = await runner(
         url, task="terraform", phase="finish", outcome="failure", secret=REPORT_SECRET
     )
     assert finish.exit_code == 0, finish.stdout
     row = await db.fetchrow("SELECT id, outcome, duration_ms FROM task_runs")
     assert (row["id"], row["outcome"]) == (running["id"], "failure")
-    assert row["duration_ms"] >= 100
+    assert row["duration_ms"] >= 100_000
 
 
 async def test_a_report_with_the_wrong_secret_is_refused_with_a_warning(

@@ -52,7 +52,9 @@ async def test_a_replayed_report_stores_nothing_new(
 async def test_start_then_finish_completes_one_row(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
-    start = make_report(phase="start", finished_at=None, duration_ms=None, outcome=None)
+    start = make_report(
+        phase="start", finished_at=None, duration_ms=None, outcome=None, exit_code=None
+    )
     started = await (await post(client, start)).json()
     assert await db.fetchval("SELECT outcome FROM task_runs") is None
 
@@ -99,7 +101,7 @@ async def test_other_steps_of_the_same_task_are_separate_runs(
         ({"started_at": "2026-11-01T12:00:00"}, {"started_at"}),
         ({"finished_at": "2026-11-01T11:00:00+00:00"}, {"finished_at"}),
         ({"outcome": None}, {"outcome"}),
-        ({"phase": "start"}, {"phase"}),
+        ({"phase": "start", "duration_ms": 1, "exit_code": 0}, {"duration_ms", "exit_code"}),
         ({"surprise": 1}, {"surprise"}),
         ({"sha": "not-a-sha"}, {"sha"}),
         ({"version": ""}, {"version"}),

@@ -10,6 +10,7 @@ from .reports import make_report, signed
 from .webhooks import payload, webhook_request
 
 WEBHOOK_SECRET = "test-webhook-secret"
+REDELIVERED = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
 
 
 async def deliver(client: TestClient, event: str, data: dict, **kwargs) -> tuple[int, dict]:
@@ -57,12 +58,12 @@ async def test_a_redelivered_webhook_changes_nothing(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
     opened = payload("pull_request.opened")
-    status, first = await deliver(client, "pull_request", opened, delivery_id="d-1")
+    status, first = await deliver(client, "pull_request", opened, delivery_id=REDELIVERED)
     assert (status, first["duplicate"]) == (200, False)
     before = await db.fetchrow("SELECT * FROM pull_requests")
 
     opened["pull_request"]["head"]["sha"] = "f" * 40
-    status, again = await deliver(client, "pull_request", opened, delivery_id="d-1")
+    status, again = await deliver(client, "pull_request", opened, delivery_id=REDELIVERED)
     assert (status, again["duplicate"]) == (200, True)
     assert await db.fetchrow("SELECT * FROM pull_requests") == before
     assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 1
@@ -126,7 +127,13 @@ async def test_closed_pull_request_is_remembered_as_closed(
     assert await db.fetchval("SELECT state FROM pull_requests") == "closed"
 
 
-START = {"phase": "start", "finished_at": None, "duration_ms": None, "outcome": None}
+START = {
+    "phase": "start",
+    "finished_at": None,
+    "duration_ms": None,
+    "outcome": None,
+    "exit_code": None,
+}
 
 
 def completed_job(conclusion: str) -> tuple[dict, dict]:

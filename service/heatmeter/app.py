@@ -80,9 +80,7 @@ def _supervisor(embedded: Supervised) -> Callable[[web.Application], AsyncIterat
     async def supervising(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(supervise(embedded), name="embedded-postgres-supervisor")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await _stop(task)
 
     return supervising
 
@@ -164,11 +162,7 @@ async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
     ]
     yield
     # A write cut short here keeps its outbox row; its lease runs out and it is retried.
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _stop(*tasks)
 
 
 async def _rollup_refresher(app: web.Application) -> AsyncIterator[None]:
@@ -182,9 +176,7 @@ async def _rollup_refresher(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     # A refresh cut short rolls back; the next one, here or in another replica, redoes it.
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await _stop(task)
 
 
 async def _webhook_upkeep(app: web.Application) -> AsyncIterator[None]:
@@ -216,11 +208,7 @@ async def _webhook_upkeep(app: web.Application) -> AsyncIterator[None]:
             lookback_s=settings.delivery_lookback_s,
         )
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _stop(*tasks)
 
 
 async def _history_upkeep(app: web.Application) -> AsyncIterator[None]:
@@ -239,6 +227,13 @@ async def _history_upkeep(app: web.Application) -> AsyncIterator[None]:
         name="history-upkeep",
     )
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await _stop(task)
+
+
+async def _stop(*tasks: asyncio.Task) -> None:
+    """Cancel background tasks at shutdown and wait until each has stopped."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -49,6 +49,12 @@ class ServiceMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.errors = Counter(
+            "heatmeter_http_errors",
+            "Requests answered with an error, by status and error code (500: our bugs)",
+            ["status", "error"],
+            registry=self.registry,
+        )
         self.comment_feedback = Counter(
             "heatmeter_comment_feedback",
             "Reactions and syntax replies to /heatmeter rate comments, by kind and result",

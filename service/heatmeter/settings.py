@@ -45,6 +45,10 @@ class Settings:
     # (then run `heatmeter rollup` from elsewhere, e.g. cron).
     rollup_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
+    # How long a request's body may take to arrive in full; a client that sends half a
+    # body and stalls loses its connection then (408). GitHub gives up on a webhook after
+    # 10 s, so no delivery worth having takes longer.
+    body_timeout_s: float = 10.0
     # Default-branch runs a task needs before a PR's figures are compared with them.
     min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
@@ -133,6 +137,7 @@ class Settings:
             github_retry_budget_s=number(
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
+            body_timeout_s=number("HEATMETER_BODY_TIMEOUT", cls.body_timeout_s, float),
             rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
             min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,

@@ -167,7 +167,6 @@ class Runner:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
             cwd=self.workdir,
             check=False,
         )

@@ -332,7 +332,6 @@ def test_with_a_proxy_the_hot_path_still_imports_no_heavy_module(
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
         check=False,
     )
 

@@ -101,7 +101,9 @@ async def test_a_rating_is_stored_acknowledged_edited_and_deleted(
     comment = fake_github.add_comment(REPOSITORY, PR, body)
     created = comment_event("created", comment, body)
 
-    status, answer = await deliver(service, "issue_comment", created, delivery_id="c-1")
+    status, answer = await deliver(
+        service, "issue_comment", created, delivery_id="5f1c1d3e-0c2a-4b7e-9d11-3b6f2a9e8c01"
+    )
     assert (status, answer["duplicate"]) == (200, False)
     row = await response(db, comment["id"])
     assert (row["repository"], row["pull_request"], row["author"]) == (REPOSITORY, PR, "Codertocat")
@@ -114,7 +116,9 @@ async def test_a_rating_is_stored_acknowledged_edited_and_deleted(
     assert 'heatmeter_comment_feedback_total{kind="reaction",result="written"} 1.0' in metrics
 
     # Redelivered, or delivered again under a new id: nothing changes, no second reaction.
-    status, answer = await deliver(service, "issue_comment", created, delivery_id="c-1")
+    status, answer = await deliver(
+        service, "issue_comment", created, delivery_id="5f1c1d3e-0c2a-4b7e-9d11-3b6f2a9e8c01"
+    )
     assert (status, answer["duplicate"]) == (200, True)
     await deliver(service, "issue_comment", created)
     await fed_back(db)

@@ -16,9 +16,8 @@ from .retries import DEFAULT_MAX_REFUSALS, next_try
 
 # A new request opens a debounce window; later ones only count themselves, except on a
 # write that was abandoned: there something new is to be said, so it starts afresh.
-# REQUEST_AGAIN is shared with reports/batches.py, which asks for many PRs in one
-# statement (EXCLUDED.requests is 1 here, a PR's count of reports in the batch there).
-REQUEST_AGAIN = """
+# The SET clause of every upsert that asks for a comment (report batches use it too).
+ASK_AGAIN = """
     requests = comment_outbox.requests + EXCLUDED.requests,
     first_requested_at = CASE WHEN comment_outbox.abandoned_at IS NULL
         THEN comment_outbox.first_requested_at ELSE now() END,
@@ -32,11 +31,10 @@ REQUEST_AGAIN = """
         THEN comment_outbox.not_before END,
     abandoned_at = NULL
 """
-
 REQUEST_COMMENT = f"""
 INSERT INTO comment_outbox (repository, pull_request) VALUES ($1, $2)
-ON CONFLICT (repository, pull_request) DO UPDATE SET {REQUEST_AGAIN}
-"""  # noqa: S608 (constants only)
+ON CONFLICT (repository, pull_request) DO UPDATE SET {ASK_AGAIN}
+"""  # noqa: S608 (built from this module's own constant, no input)
 
 # Rows whose debounce window is over, not waiting out a failure and not leased to a
 # live worker. SKIP LOCKED lets replicas claim side by side without waiting on each

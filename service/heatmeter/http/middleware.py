@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key
-from .errors import DATABASE_DOWN, json_error
+from .errors import CLOSE_CONNECTION, DATABASE_DOWN, ERROR_CODE, ClientError, json_error
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +42,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             response = await _answer(request, handler)
             response.headers["X-Request-Id"] = request_id
-            request.app[metrics_key].observe_request(request, response.status, started)
+            metrics = request.app[metrics_key]
+            metrics.observe_request(request, response.status, started)
+            if response.status >= 400:
+                error = response.get(ERROR_CODE, "unknown")
+                metrics.errors.labels(str(response.status), error).inc()
             log.info(
                 "request",
                 method=request.method,
@@ -51,14 +55,32 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
                 ms=round((time.perf_counter() - started) * 1000, 1),
                 **fields,
             )
+            if response.get(CLOSE_CONNECTION):
+                await _answer_and_close(request, response)
             return response
     finally:
         _log_fields.reset(token)
 
 
+async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Send the answer, then close at once. aiohttp would otherwise keep reading (and
+    discarding) an unread body for up to 10 s ("lingering"), so that a client still
+    sending sees the answer; a client whose body was refused or stalled gets no such time."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+
+
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ClientError as exc:
+        # Also a client that hung up mid-body: its fault, not an outage of ours.
+        log.info("request refused", error=exc.error, detail=exc.detail)
+        response = json_error(exc.status, exc.error, exc.detail)
+        response[CLOSE_CONNECTION] = exc.close
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -72,7 +94,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.warning("database unavailable", error=repr(exc))
         return json_error(503, "database_unavailable", "the database is unreachable; retry later")
     except Exception:
-        log.exception("unhandled error")
+        # Our bug: the traceback goes to the log, never into the answer.
+        log.exception("unhandled error", method=request.method, path=request.path)
         return json_error(500, "internal_error", "an unexpected error; it has been logged")
 
 

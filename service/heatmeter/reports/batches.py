@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from ..comments.outbox import REQUEST_AGAIN
+from ..comments.outbox import ASK_AGAIN
 from ..http.errors import DATABASE_DOWN
 from ..ownership import RunFacts, owning_pull_requests
 from .schema import Report
@@ -98,7 +98,7 @@ WITH input AS (
     WHERE pull_request IS NOT NULL
     GROUP BY repository, pull_request
     ORDER BY repository, pull_request
-    ON CONFLICT (repository, pull_request) DO UPDATE SET {REQUEST_AGAIN}
+    ON CONFLICT (repository, pull_request) DO UPDATE SET {ASK_AGAIN}
 )
 SELECT ord, id FROM stored
 """  # noqa: S608 (built from this module's own constants, no input)

@@ -8,9 +8,10 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key, oidc_key, report_writer_key, settings_key
-from ..http.errors import DATABASE_DOWN, json_error, read_body
+from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
+from ..http.jsonbody import JsonBodyError, decode_json
 from ..http.middleware import add_to_request_log
-from .schema import ReportError, parse_report
+from .schema import MAX_DEPTH, ReportError, parse_report
 from .trust import (
     SIGNATURE_HEADER,
     AuthError,
@@ -29,7 +30,7 @@ async def post_report(request: web.Request) -> web.Response:
     reports = request.app[metrics_key].reports
     try:
         response, result = await _receive(request)
-    except web.HTTPException:
+    except (web.HTTPException, ClientError):
         reports.labels("rejected").inc()
         raise
     except DATABASE_DOWN:
@@ -46,7 +47,7 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
         return json_error(
             415, "unsupported_media_type", "send the report as Content-Type: application/json"
         ), "rejected"
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
     try:
         reporter = await _authenticate(request, body)
     except AuthError as exc:
@@ -56,9 +57,9 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
     except OidcUnavailable as exc:
         return json_error(503, "oidc_unavailable", str(exc)), "unavailable"
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return json_error(400, "invalid_json", f"the body is not JSON: {exc}"), "invalid"
+        data = decode_json(body, max_depth=MAX_DEPTH)
+    except JsonBodyError as exc:
+        return json_error(400, "invalid_json", str(exc)), "invalid"
     try:
         report = parse_report(data)
     except ReportError as exc:
@@ -69,10 +70,10 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
         log.warning("report for another repository or run", reason=exc.detail)
         return json_error(exc.status, "forbidden", exc.detail), "forbidden"
 
-    try:
-        document = body.decode()
-    except UnicodeDecodeError:  # JSON in UTF-16 or -32: hand Postgres UTF-8 all the same
-        document = json.dumps(data)
+    # Postgres reads the fields from this document, so it gets the values as validated,
+    # not the body as sent: `2.0` or `4.2e4` are the integers 2 and 42000 to the schema,
+    # and `'2.0'::integer` would fail there.
+    document = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     stored = await request.app[report_writer_key].store(report, document, reporter)
     # One log line per request: the middleware's, which carries these.
     add_to_request_log(

@@ -9,16 +9,33 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator
 
+from ..http.schemas import (
+    INT32_MAX,
+    INT64_MAX,
+    REPOSITORY_PATTERN,
+    SHA_PATTERN,
+    VERSION_PATTERN,
+    describe_keyword,
+    explain,
+    integer,
+    json_path,
+    parse_timestamp,
+    text,
+    timestamp,
+)
+
 KINDS = ("scaffolding", "deploy", "provisioning", "other")
+PHASES = ("start", "finish")
 OUTCOMES = ("success", "failure", "cancelled", "timed_out", "skipped")
+# Fields only a `finish` report carries; a `start` carrying one is refused.
+FINISH_ONLY = ("finished_at", "duration_ms", "outcome", "exit_code")
+FINISH_REQUIRED = ("finished_at", "duration_ms", "outcome")
 
 # Timestamps this far ahead of the service's clock are a broken runner clock, not data.
 MAX_CLOCK_SKEW = timedelta(hours=1)
-
-
-def _text(max_length: int, description: str) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": max_length, "description": description}
-
+# The report is one flat object; a little room so a nested value is named as the wrong
+# type of its field rather than refused as a whole.
+MAX_DEPTH = 4
 
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -26,52 +43,74 @@ REPORT_SCHEMA: dict[str, Any] = {
     "description": "One platform task's start or end, sent by the heatmeter action.",
     "type": "object",
     "additionalProperties": False,
-    "required": (
-        "repository workflow run_id run_attempt job task kind step phase started_at".split()
-    ),
+    "required": [
+        "repository",
+        "workflow",
+        "run_id",
+        "run_attempt",
+        "job",
+        "task",
+        "kind",
+        "step",
+        "phase",
+        "started_at",
+    ],
     "properties": {
         "repository": {
             "type": "string",
-            "pattern": r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$",
-            "description": "owner/name, as in GITHUB_REPOSITORY",
+            "pattern": REPOSITORY_PATTERN,
+            "description": "`GITHUB_REPOSITORY`",
         },
-        "workflow": _text(255, "GITHUB_WORKFLOW"),
-        "run_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-        "run_attempt": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-        "job": _text(255, "GITHUB_JOB: the job's key in the workflow file"),
-        "task": _text(100, "the platform task's name, e.g. deploy"),
-        "kind": {"enum": list(KINDS)},
-        "step": _text(200, "the action's id input, else GITHUB_ACTION of the starting step"),
-        "phase": {"enum": ["start", "finish"]},
-        "started_at": {"type": "string", "maxLength": 64, "description": "RFC 3339"},
-        "finished_at": {"type": "string", "maxLength": 64, "description": "RFC 3339"},
-        "duration_ms": {"type": "integer", "minimum": 0, "maximum": 2**53},
-        "outcome": {"enum": list(OUTCOMES)},
-        "exit_code": {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1},
-        "sha": {"type": "string", "pattern": "^[0-9a-f]{40}([0-9a-f]{24})?$"},
-        "ref": _text(255, "GITHUB_REF"),
-        "head_ref": _text(255, "GITHUB_HEAD_REF"),
-        "pull_request": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-        "event_name": _text(100, "GITHUB_EVENT_NAME"),
-        "runner_os": _text(50, "RUNNER_OS"),
-        "runner_name": _text(255, "RUNNER_NAME"),
-        "actor": _text(255, "GITHUB_ACTOR"),
+        "workflow": text(255, "`GITHUB_WORKFLOW`"),
+        "run_id": integer(1, INT64_MAX, "`GITHUB_RUN_ID`"),
+        "run_attempt": integer(1, INT32_MAX, "`GITHUB_RUN_ATTEMPT`"),
+        "job": text(255, "`GITHUB_JOB` (the job's key in the workflow file)"),
+        "task": text(100, "the action's `task` input"),
+        "kind": {
+            "enum": list(KINDS),
+            "description": "the action's `kind` input (default `other`)",
+        },
+        "step": text(
+            200, "the `id` input if given, else `GITHUB_ACTION` of the step that started the task"
+        ),
+        "phase": {
+            "enum": list(PHASES),
+            "description": "`run:` mode sends one `finish` report",
+        },
+        "started_at": timestamp("when the task started"),
+        "finished_at": timestamp("when it ended"),
+        "duration_ms": integer(0, 2**53, "monotonic-clock duration"),
+        "outcome": {"enum": list(OUTCOMES), "description": "how the task ended"},
+        "exit_code": integer(-(2**31), INT32_MAX, "the wrapped command's exit code (`run:` mode)"),
+        "sha": {"type": "string", "pattern": SHA_PATTERN, "description": "`GITHUB_SHA`"},
+        "ref": text(255, "`GITHUB_REF`"),
+        "head_ref": text(255, "`GITHUB_HEAD_REF` (pull_request events)"),
+        "pull_request": integer(
+            1, INT32_MAX, "PR number from the event payload (`GITHUB_EVENT_PATH`)"
+        ),
+        "event_name": text(100, "`GITHUB_EVENT_NAME`"),
+        "runner_os": text(50, "`RUNNER_OS`"),
+        "runner_name": text(
+            255, "`RUNNER_NAME` (lets the service match the `workflow_job` webhook)"
+        ),
+        "actor": text(255, "`GITHUB_ACTOR`"),
+        # Shown on the scorecard and grouped on: no control characters either.
         "version": {
             "type": "string",
             "minLength": 1,
             "maxLength": 100,
-            # Shown on the scorecard and grouped on: no control characters.
-            "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
-            "description": "the platform task's own version, e.g. v3 (the action's version input)",
+            "pattern": VERSION_PATTERN,
+            "description": (
+                "the action's `version` input: the platform task's own version (e.g. `v3`); "
+                "a `finish` keeps its `start`'s version"
+            ),
         },
     },
     "if": {"properties": {"phase": {"const": "finish"}}, "required": ["phase"]},
-    "then": {"required": ["finished_at", "duration_ms", "outcome"]},
-    "else": {
-        "not": {
-            "anyOf": [{"required": ["finished_at"]}, {"required": ["outcome"]}],
-        },
-    },
+    "then": {"required": list(FINISH_REQUIRED)},
+    # `{"not": {}}` rather than `false`: jsonschema leaves the property out of a `false`
+    # schema's error path, and the 400 must name it.
+    "else": {"properties": {name: {"not": {}} for name in FINISH_ONLY}},
 }
 
 # Two validators of the one published schema. fastjsonschema compiles it to Python and
@@ -80,6 +119,7 @@ REPORT_SCHEMA: dict[str, Any] = {
 # report already refused, to name every bad field in the 400.
 _accept = fastjsonschema.compile({k: v for k, v in REPORT_SCHEMA.items() if k != "$schema"})
 _explainer = Draft202012Validator(REPORT_SCHEMA)
+_FORBIDDEN_IN_START = "is only sent with phase finish"
 
 
 class ReportError(ValueError):
@@ -122,14 +162,15 @@ def parse_report(data: Any, *, now: datetime | None = None) -> Report:
     try:
         _accept(data)
     except fastjsonschema.JsonSchemaValueException as refusal:
-        raise ReportError(_explain(data) or _first_problem(refusal)) from None
+        fields = explain(_explainer, data, forbidden=_FORBIDDEN_IN_START)
+        raise ReportError(fields or _first_problem(refusal)) from None
+    not_after = (now or datetime.now(UTC)) + MAX_CLOCK_SKEW
     fields: dict[str, str] = {}
-    now = now or datetime.now(UTC)
     times = {}
     for name in ("started_at", "finished_at"):
         if name in data:
             try:
-                times[name] = _timestamp(data[name], now)
+                times[name] = parse_timestamp(data[name], not_after=not_after)
             except ValueError as exc:
                 fields[name] = str(exc)
     if not fields and "finished_at" in times and times["finished_at"] < times["started_at"]:
@@ -139,53 +180,8 @@ def parse_report(data: Any, *, now: datetime | None = None) -> Report:
     return Report(**{**data, **times})
 
 
-def _explain(data: Any) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for error in _explainer.iter_errors(data):
-        fields.setdefault(_path(error), _message(error))
-    return fields
-
-
 def _first_problem(refusal: fastjsonschema.JsonSchemaValueException) -> dict[str, str]:
-    # Where the two disagree (a pattern's `$` before a trailing newline, which Python's
-    # `re` lets through), the stricter verdict stands, in fastjsonschema's words.
-    path = ".".join(str(part) for part in refusal.path[1:]) or "$"
-    return {path: refusal.message.removeprefix(f"data.{path} ").removeprefix("data ")}
-
-
-def _timestamp(value: str, now: datetime) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an RFC 3339 timestamp") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no UTC offset")
-    if moment - now > MAX_CLOCK_SKEW:
-        raise ValueError(f"{value!r} is in the future")
-    return moment
-
-
-def _path(error: Any) -> str:
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    if error.validator == "required":
-        # jsonschema reports a missing property at the parent; name the property itself.
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        path = f"{path}.{missing}"
-    elif error.validator == "additionalProperties":
-        extra = ", ".join(sorted(set(error.instance) - set(REPORT_SCHEMA["properties"])))
-        return extra or "$"
-    elif error.validator == "not" and not error.absolute_path:
-        return "phase"
-    return path.lstrip(".") or "$"
-
-
-def _message(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        return "is not a report field"
-    if error.validator == "required":
-        return "is required"
-    if error.validator == "not":
-        return "a start report carries no outcome or finished_at"
-    if error.validator == "type" and not error.absolute_path:
-        return "the body must be a JSON object"
-    return error.message
+    # Where the two disagree (a pattern's `$` before a trailing newline, which jsonschema's
+    # `re.search` lets through), the stricter verdict stands.
+    path = list(refusal.path[1:])
+    return {json_path(path): describe_keyword(refusal.rule, refusal.rule_definition, path)}

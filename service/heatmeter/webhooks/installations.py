@@ -7,7 +7,16 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from .payloads import github_time
+from .payloads import (
+    FULL_NAME,
+    OPTIONAL_TIMESTAMP,
+    github_time,
+    identifier,
+    obj,
+    optional_identifier,
+    reads,
+    required_text,
+)
 
 router = routing.Router()
 
@@ -35,6 +44,25 @@ WHERE installation_id = $1 AND (repository_id = $3 OR lower(repository) = lower(
 """
 
 
+INSTALLATION = obj(
+    ["id", "account"],
+    id=identifier(),
+    account=obj(["login"], login=required_text(255)),
+    suspended_at=OPTIONAL_TIMESTAMP,
+)
+REPOSITORIES = {
+    "type": ["array", "null"],
+    "items": obj(["full_name"], full_name=FULL_NAME, id=optional_identifier()),
+}
+INSTALLATION_FIELDS = obj(["installation"], installation=INSTALLATION, repositories=REPOSITORIES)
+REPOSITORIES_FIELDS = obj(
+    ["installation"],
+    installation=INSTALLATION,
+    repositories_added=REPOSITORIES,
+    repositories_removed=REPOSITORIES,
+)
+
+
 async def _remember(db: asyncpg.Connection, installation: dict[str, Any]) -> int:
     await db.execute(
         UPSERT_INSTALLATION,
@@ -53,6 +81,7 @@ async def _add(db: asyncpg.Connection, installation_id: int, repos: list[dict]) 
 
 @router.register("installation", action="created")
 @router.register("installation", action="new_permissions_accepted")
+@reads(INSTALLATION_FIELDS)
 async def installed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     installation_id = await _remember(db, event.data["installation"])
     await _add(db, installation_id, event.data.get("repositories") or [])
@@ -60,11 +89,13 @@ async def installed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) ->
 
 @router.register("installation", action="suspend")
 @router.register("installation", action="unsuspend")
+@reads(INSTALLATION_FIELDS)
 async def suspension_changed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     await _remember(db, event.data["installation"])
 
 
 @router.register("installation", action="deleted")
+@reads(INSTALLATION_FIELDS)
 async def uninstalled(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     installation_id = event.data["installation"]["id"]
     await _remember(db, event.data["installation"])
@@ -74,6 +105,7 @@ async def uninstalled(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) 
 
 @router.register("installation_repositories", action="added")
 @router.register("installation_repositories", action="removed")
+@reads(REPOSITORIES_FIELDS)
 async def repositories_changed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     installation_id = await _remember(db, event.data["installation"])
     await _add(db, installation_id, event.data.get("repositories_added") or [])

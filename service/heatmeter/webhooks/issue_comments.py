@@ -11,7 +11,17 @@ from gidgethub import routing, sansio
 from ..comments import feedback
 from ..happiness.command import Malformed, Rating, parse_comment
 from ..happiness.responses import RatingComment, forget_response, known_tasks, store_response
-from .payloads import github_time, repository_name
+from ..http.schemas import INT32_MAX, TEXT_PATTERN, TIMESTAMP_PATTERN
+from .payloads import (
+    OPTIONAL_TIMESTAMP,
+    REPOSITORY,
+    github_time,
+    identifier,
+    obj,
+    optional_text,
+    reads,
+    repository_name,
+)
 
 log = structlog.get_logger(__name__)
 router = routing.Router()
@@ -46,8 +56,27 @@ def _rating_comment(data: dict[str, Any]) -> RatingComment | None:
     )
 
 
+# GitHub caps a comment at 65,536 characters.
+COMMENT_FIELDS = obj(
+    ["issue", "comment", "repository"],
+    repository=REPOSITORY,
+    issue=obj(["number"], number=identifier(INT32_MAX)),
+    comment=obj(
+        ["id", "created_at"],
+        id=identifier(),
+        user=obj(nullable=True, login=optional_text(255), type=optional_text(50)),
+        body={"type": ["string", "null"], "maxLength": 65_536, "pattern": TEXT_PATTERN},
+        html_url=optional_text(2000),
+        created_at={"type": "string", "pattern": TIMESTAMP_PATTERN, "maxLength": 64},
+        updated_at=OPTIONAL_TIMESTAMP,
+    ),
+)
+DELETED_COMMENT_FIELDS = obj(["comment"], comment=obj(["id"], id=identifier()))
+
+
 @router.register("issue_comment", action="created")
 @router.register("issue_comment", action="edited")
+@reads(COMMENT_FIELDS)
 async def read_rating(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     where = _rating_comment(event.data)
     if where is None:
@@ -78,6 +107,7 @@ async def read_rating(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) 
 
 
 @router.register("issue_comment", action="deleted")
+@reads(DELETED_COMMENT_FIELDS)
 async def forget_rating(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     comment_id = int(event.data["comment"]["id"])
     if await forget_response(db, comment_id):

@@ -8,16 +8,66 @@ import asyncpg
 import structlog
 from gidgethub import routing, sansio
 
+from ..http.schemas import INT32_MAX
 from ..jobs.model import job_from_payload
 from ..jobs.store import record_job
 from ..tasks.store import list_task_definitions
-from .payloads import repository_name
+from .payloads import (
+    OPTIONAL_SHA,
+    OPTIONAL_TIMESTAMP,
+    REPOSITORY,
+    identifier,
+    obj,
+    optional_identifier,
+    optional_text,
+    reads,
+    repository_name,
+    required_text,
+)
 
 log = structlog.get_logger(__name__)
 router = routing.Router()
 
 
+# Names are stored and indexed with the run's key: 255 characters at most.
+JOB_FIELDS = obj(
+    ["workflow_job", "repository"],
+    repository=REPOSITORY,
+    workflow_job=obj(
+        ["id", "run_id", "name"],
+        id=identifier(),
+        run_id=identifier(),
+        run_attempt=optional_identifier(INT32_MAX),
+        name=required_text(255),
+        workflow_name=optional_text(255),
+        head_sha=OPTIONAL_SHA,
+        head_branch=optional_text(255),
+        status=optional_text(50),
+        conclusion=optional_text(50),
+        created_at=OPTIONAL_TIMESTAMP,
+        started_at=OPTIONAL_TIMESTAMP,
+        completed_at=OPTIONAL_TIMESTAMP,
+        labels={"type": ["array", "null"], "items": required_text(255)},
+        runner_name=optional_text(255),
+        runner_group_name=optional_text(255),
+        steps={
+            "type": ["array", "null"],
+            "items": obj(
+                ["name", "number"],
+                name=required_text(255),
+                number=identifier(INT32_MAX),
+                status=optional_text(50),
+                conclusion=optional_text(50),
+                started_at=OPTIONAL_TIMESTAMP,
+                completed_at=OPTIONAL_TIMESTAMP,
+            ),
+        },
+    ),
+)
+
+
 @router.register("workflow_job", action="completed")
+@reads(JOB_FIELDS)
 async def record_job_steps(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     # Signed by GitHub (checked in routes.py), so no secret is needed in the workflow:
     # pull requests from forks are measured here although their runs cannot report.

@@ -8,8 +8,23 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comment
+from ..http.schemas import INT32_MAX
 from ..ownership import PullRequestFacts, attach_runs_to_pull_request
-from .payloads import github_time, installation_id, repository_name
+from .payloads import (
+    FULL_NAME,
+    OPTIONAL_FULL_NAME,
+    OPTIONAL_TIMESTAMP,
+    REF,
+    SHA,
+    github_time,
+    identifier,
+    installation_id,
+    obj,
+    optional_identifier,
+    optional_text,
+    reads,
+    repository_name,
+)
 
 router = routing.Router()
 
@@ -28,11 +43,33 @@ ON CONFLICT (repository, number) DO UPDATE SET
 """
 
 
+PULL_REQUEST_FIELDS = obj(
+    ["pull_request", "repository"],
+    repository=obj(
+        ["full_name"], full_name=FULL_NAME, id=optional_identifier(),
+        default_branch=optional_text(255),
+    ),
+    pull_request=obj(
+        ["number", "head", "base", "state"],
+        number=identifier(INT32_MAX),
+        head=obj(
+            ["sha", "ref"], sha=SHA, ref=REF,
+            repo=obj(nullable=True, full_name=OPTIONAL_FULL_NAME),
+        ),
+        base=obj(["ref"], ref=REF),
+        state={"enum": ["open", "closed"]},
+        merged={"type": ["boolean", "null"]},
+        created_at=OPTIONAL_TIMESTAMP,
+    ),
+)  # fmt: skip
+
+
 @router.register("pull_request", action="opened")
 @router.register("pull_request", action="reopened")
 @router.register("pull_request", action="synchronize")
 @router.register("pull_request", action="edited")
 @router.register("pull_request", action="closed")
+@reads(PULL_REQUEST_FIELDS)
 async def remember_pull_request(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     pr = event.data["pull_request"]
     repository = repository_name(event.data)

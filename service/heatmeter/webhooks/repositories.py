@@ -8,8 +8,30 @@ import asyncpg
 import structlog
 from gidgethub import routing, sansio
 
+from .payloads import FULL_NAME, NAME, obj, optional_identifier, reads
+
 log = structlog.get_logger(__name__)
 router = routing.Router()
+
+MOVED_REPOSITORY = obj(
+    ["full_name", "name"], full_name=FULL_NAME, name=NAME, id=optional_identifier()
+)
+RENAMED_FIELDS = obj(
+    ["repository", "changes"],
+    repository=MOVED_REPOSITORY,
+    changes=obj(["repository"], repository=obj(["name"], name=obj(["from"], **{"from": NAME}))),
+)
+_ACCOUNT = obj(["login"], login=NAME)
+TRANSFERRED_FIELDS = obj(
+    ["repository", "changes"],
+    repository=MOVED_REPOSITORY,
+    changes=obj(["owner"], owner=obj(["from"], **{"from": {"anyOf": [
+        obj(["user"], user=_ACCOUNT), obj(["organization"], organization=_ACCOUNT),
+    ]}})),
+)  # fmt: skip
+DELETED_FIELDS = obj(
+    ["repository"], repository=obj(["full_name"], full_name=FULL_NAME, id=optional_identifier())
+)
 
 # The rows of the repository under its old name (or its id), taken out to be put back
 # under the new one: an UPDATE could collide with a row the new name already has.
@@ -62,6 +84,7 @@ async def _moved(db: asyncpg.Connection, repository: dict[str, Any], old_name: s
 
 
 @router.register("repository", action="renamed")
+@reads(RENAMED_FIELDS)
 async def renamed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     repository = event.data["repository"]
     owner = repository["full_name"].split("/", 1)[0]
@@ -70,6 +93,7 @@ async def renamed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> N
 
 
 @router.register("repository", action="transferred")
+@reads(TRANSFERRED_FIELDS)
 async def transferred(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     repository = event.data["repository"]
     previous = event.data["changes"]["owner"]["from"]
@@ -78,6 +102,7 @@ async def transferred(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) 
 
 
 @router.register("repository", action="deleted")
+@reads(DELETED_FIELDS)
 async def deleted(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     repository = event.data["repository"]
     await db.execute(FORGET_INSTALLED, repository.get("id"), repository["full_name"])

@@ -9,8 +9,19 @@ import structlog
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
+from ..http.schemas import INT32_MAX
 from ..jobs.store import lock_run_attempt
-from .payloads import github_time, repository_name
+from .payloads import (
+    OPTIONAL_TIMESTAMP,
+    REPOSITORY,
+    github_time,
+    identifier,
+    obj,
+    optional_identifier,
+    optional_text,
+    reads,
+    repository_name,
+)
 
 log = structlog.get_logger(__name__)
 router = routing.Router()
@@ -44,7 +55,23 @@ RETURNING id, task, pull_request
 """
 
 
+COMPLETED_JOB_FIELDS = obj(
+    ["workflow_job", "repository"],
+    repository=REPOSITORY,
+    workflow_job=obj(
+        ["run_id"],
+        run_id=identifier(),
+        run_attempt=optional_identifier(INT32_MAX),
+        runner_name=optional_text(255),
+        name=optional_text(255),
+        conclusion=optional_text(50),
+        completed_at=OPTIONAL_TIMESTAMP,
+    ),
+)
+
+
 @router.register("workflow_job", action="completed")
+@reads(COMPLETED_JOB_FIELDS)
 async def close_unfinished_tasks(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     job = event.data["workflow_job"]
     completed_at = github_time(job.get("completed_at"))

@@ -8,8 +8,20 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
+from ..http.schemas import INT32_MAX
 from ..ownership import BRANCH_PREFIX, PullRequestFacts, RunFacts, attach_workflow_run
-from .payloads import repository_name
+from .payloads import (
+    FULL_NAME,
+    OPTIONAL_SHA,
+    REF,
+    SHA,
+    identifier,
+    obj,
+    optional_identifier,
+    optional_text,
+    reads,
+    repository_name,
+)
 
 router = routing.Router()
 
@@ -17,6 +29,39 @@ SELECT_RUN_PRS = """
 SELECT DISTINCT pull_request FROM task_runs
 WHERE repository = $1 AND run_id = $2 AND pull_request IS NOT NULL
 """
+
+
+REPO_ID = obj(nullable=True, id=optional_identifier())
+COMPLETED_RUN_FIELDS = obj(
+    ["workflow_run", "repository"],
+    repository=obj(
+        ["full_name", "id"],
+        full_name=FULL_NAME,
+        id=identifier(),
+        default_branch=optional_text(255),
+    ),
+    workflow_run=obj(
+        ["id"],
+        id=identifier(),
+        head_sha=OPTIONAL_SHA,
+        head_branch=optional_text(255),
+        event=optional_text(100),
+        pull_requests={
+            "type": ["array", "null"],
+            "items": obj(
+                ["number", "head", "base"],
+                number=identifier(INT32_MAX),
+                head=obj(
+                    ["sha", "ref"],
+                    sha=SHA,
+                    ref=REF,
+                    repo=obj(nullable=True, id=optional_identifier()),
+                ),
+                base=obj(["ref"], ref=REF, repo=obj(nullable=True, id=optional_identifier())),
+            ),
+        },
+    ),
+)
 
 
 def listed_pull_requests(data: dict[str, Any]) -> list[PullRequestFacts]:
@@ -44,6 +89,7 @@ def listed_pull_requests(data: dict[str, Any]) -> list[PullRequestFacts]:
 
 
 @router.register("workflow_run", action="completed")
+@reads(COMPLETED_RUN_FIELDS)
 async def refresh_run_pull_requests(
     event: sansio.Event, *, db: asyncpg.Connection, **_: Any
 ) -> None:
