@@ -28,7 +28,7 @@ from ..comments.outbox import ASK_AGAIN
 from ..http.errors import DATABASE_DOWN
 from ..ownership import RunFacts, owning_pull_requests
 from .schema import Report
-from .store import Stored, store_report
+from .store import FINISH_OVER_START, Stored, store_report
 from .trust import Reporter
 
 log = structlog.get_logger(__name__)
@@ -76,17 +76,7 @@ WITH input AS (
 ), finishes AS (
     INSERT INTO task_runs ({_COLUMNS})
     SELECT {_COLUMNS.replace("closed_by", "'report'")} FROM input WHERE finish ORDER BY {_KEY}
-    ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
-        finished_at  = EXCLUDED.finished_at,
-        duration_ms  = EXCLUDED.duration_ms,
-        outcome      = EXCLUDED.outcome,
-        exit_code    = EXCLUDED.exit_code,
-        closed_by    = 'report',
-        -- The start's version stands, as its kind does; a finish may supply a missing one.
-        version      = coalesce(task_runs.version, EXCLUDED.version),
-        updated_at   = now(),
-        pull_request = coalesce(task_runs.pull_request, EXCLUDED.pull_request)
-    WHERE task_runs.closed_by IS DISTINCT FROM 'report'
+    ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET {FINISH_OVER_START}
     RETURNING id, {_KEY}
 ), stored AS (
     SELECT i.ord, s.id, i.repository, i.pull_request

@@ -26,17 +26,9 @@ RETURNING id
 """
 
 # A finish completes its start, or replaces an end the workflow_job webhook guessed for
-# it; an already reported end is never overwritten, so a replay changes nothing.
-UPSERT_FINISH = """
-INSERT INTO task_runs (
-    repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
-    finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-    event_name, runner_os, runner_name, actor, auth_method, closed_by, version
-) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24
-)
-ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
+# it; an already reported end is never overwritten, so a replay changes nothing. The
+# conflict clause is shared with the group commit (reports/batches.py).
+FINISH_OVER_START = """
     finished_at  = EXCLUDED.finished_at,
     duration_ms  = EXCLUDED.duration_ms,
     outcome      = EXCLUDED.outcome,
@@ -47,8 +39,19 @@ ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET
     updated_at   = now(),
     pull_request = coalesce(task_runs.pull_request, EXCLUDED.pull_request)
 WHERE task_runs.closed_by IS DISTINCT FROM 'report'
-RETURNING id
 """
+UPSERT_FINISH = f"""
+INSERT INTO task_runs (
+    repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
+    finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
+    event_name, runner_os, runner_name, actor, auth_method, closed_by, version
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20, $21, $22, $23, $24
+)
+ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET {FINISH_OVER_START}
+RETURNING id
+"""  # noqa: S608 (this module's own constant, no input)
 
 # The whole key, started_at included, so the lookup touches one month's partition.
 SELECT_ID_BY_KEY = """
