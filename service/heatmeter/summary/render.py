@@ -244,10 +244,8 @@ def _charts(summaries: Sequence[TaskSummary], name: Callable[[TaskSummary], str]
     if not busiest:
         return ""
     blocks = "\n\n".join(mermaid_chart(s, label=escape_mermaid_label) for s in busiest)
-    return (
-        f"<details><summary>Recent durations of the {len(busiest)} busiest tasks</summary>"
-        f"\n\n{blocks}\n\n</details>"
-    )
+    which = "the busiest task" if len(busiest) == 1 else f"the {len(busiest)} busiest tasks"
+    return f"<details><summary>Recent durations of {which}</summary>\n\n{blocks}\n\n</details>"
 
 
 def _invitation(summaries: Sequence[TaskSummary]) -> str:
