@@ -171,8 +171,8 @@ def test_chart_shows_recent_durations_from_zero_against_the_baseline():
         '    x-axis "run started (UTC)" '
         '["03-01 12:00", "03-01 12:01", "03-01 12:02", "03-01 12:03"]',
         '    y-axis "s" 0 --> 2.5',
-        "    bar [0.9, 0.9, 0.9, 0.9]",
-        "    line [2.0, 2.0, 2.0, 2.0]",
+        "    bar [0.90, 0.91, 0.92, 0.93]",
+        "    line [2.00, 2.00, 2.00, 2.00]",
     ]
 
 

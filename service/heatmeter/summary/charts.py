@@ -25,7 +25,9 @@ def mermaid_chart(s: TaskSummary, *, label: Callable[[str], str]) -> str:
     if peak < 1000:
         unit, divisor, digits = "ms", 1, 0
     elif peak < 600_000:
-        unit, divisor, digits = "s", 1000, 1 if peak < 60_000 else 0
+        # Hundredths under 10 s, so runs 50 ms apart do not draw as equal bars.
+        digits = 2 if peak < 10_000 else 1 if peak < 60_000 else 0
+        unit, divisor = "s", 1000
     else:
         unit, divisor, digits = "min", 60_000, 1
 
