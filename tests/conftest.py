@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from heatmeter import clock
 from heatmeter.app import create_app
 from heatmeter.db.migrations import migrate
 from heatmeter.http.server import AppRunner
@@ -31,6 +32,11 @@ from .oidc_issuer import OidcIssuer, serve_issuer
 from .throwaway_postgres import stop_leftover_server
 
 TABLES_TO_KEEP = {"schema_migrations"}
+
+
+def pytest_report_header() -> str:
+    shift = clock.offset()
+    return f"heatmeter clock: {'real time' if not shift else f'moved by {shift}'}"
 
 
 def run_sync(coro_fn: Callable[[], object]) -> None:
@@ -103,6 +109,11 @@ def create_database(postgres_server: str) -> Iterator[Callable[[], str]]:
     def create() -> str:
         name = f"heatmeter_test_{uuid.uuid4().hex[:12]}"
         run(f'CREATE DATABASE "{name}"')
+        if shift := clock.offset():
+            # Every connection to it, the tests' own included, sees the moved clock.
+            run(
+                f"ALTER DATABASE \"{name}\" SET {clock.SQL_SETTING} = '{clock.sql_interval(shift)}'"
+            )
         created.append(name)
         return with_database(postgres_server, name)
 

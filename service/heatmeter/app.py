@@ -7,11 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
-import asyncpg
 import structlog
 from aiohttp import web
 
-from . import __version__, prometheus
+from . import prometheus
 from .appkeys import (
     github_key,
     http_key,
@@ -23,6 +22,7 @@ from .appkeys import (
 )
 from .comments.feedback_worker import FeedbackWorker
 from .comments.worker import CommentWorker, lease_for
+from .db.connections import create_pool
 from .db.supervisor import Supervised, supervise
 from .db.upkeep import keep_history, upkeep
 from .github import USER_AGENT
@@ -87,12 +87,8 @@ def _supervisor(embedded: Supervised) -> Callable[[web.Application], AsyncIterat
 
 async def _database_pool(app: web.Application) -> AsyncIterator[None]:
     # min_size=0: the service starts, and says so on /readyz, while Postgres is still away.
-    pool = await asyncpg.create_pool(
-        app[settings_key].database_url,
-        min_size=0,
-        max_size=10,
-        command_timeout=10,
-        server_settings={"application_name": f"heatmeter/{__version__}"},
+    pool = await create_pool(
+        app[settings_key].database_url, min_size=0, max_size=10, command_timeout=10
     )
     app[pool_key] = pool
     writer = app[report_writer_key] = ReportWriter(pool)

@@ -16,10 +16,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-import asyncpg
 import structlog
 
+from . import clock
 from .backfill import command as backfill_command
+from .db.connections import DatabaseUnreachable, connect
 from .db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from .demo.history import DEMO_ORG as DEMO_ORG_NAME
 from .demo.store import Written
@@ -51,17 +52,10 @@ def database_and_server(settings: Settings) -> Iterator[tuple[Settings, Embedded
         yield replace(settings, database_url=embedded.dsn), embedded
 
 
-class DatabaseUnreachable(Exception):
-    """Postgres could not be reached or refused us; the message says how."""
-
-
 async def _migrate(dsn: str) -> list[str]:
     from .db.migrations import migrate
 
-    try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnreachable(str(exc)) from None
+    conn = await connect(dsn)
     try:
         return await migrate(conn)
     finally:
@@ -78,10 +72,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 async def _rollup(dsn: str, rebuild: bool) -> int | None:
     from .rollups import refresh_rollups
 
-    try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnreachable(str(exc)) from None
+    conn = await connect(dsn)
     try:
         return await refresh_rollups(conn, rebuild=rebuild)
     finally:
@@ -131,7 +122,7 @@ async def _report(dsn: str, filters: Filters, fmt: str) -> None:
     from .scorecard import queries, terminal
 
     await _migrate(dsn)
-    conn = await _connect(dsn)
+    conn = await connect(dsn)
     try:
         board = await queries.scorecard(conn, filters)
     finally:
@@ -140,15 +131,7 @@ async def _report(dsn: str, filters: Filters, fmt: str) -> None:
     writer[fmt](board, sys.stdout)
 
 
-async def _connect(dsn: str) -> asyncpg.Connection:
-    try:
-        return await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnreachable(str(exc)) from None
-
-
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
 
     from .scorecard.filters import FilterError, parse_filters
 
@@ -161,7 +144,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         if value
     }  # fmt: skip
     try:
-        filters = parse_filters(params, datetime.now(UTC), allowed=frozenset(params))
+        filters = parse_filters(params, clock.now(), allowed=frozenset(params))
     except FilterError as exc:
         flag = {"repository": "--repo"}.get(exc.parameter, f"--{exc.parameter}")
         print(f"heatmeter report: {flag}: {exc.message}", file=sys.stderr)
@@ -180,15 +163,14 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _demo(dsn: str, force: bool) -> Written:
-    from datetime import UTC, datetime
 
     from .demo.history import generate
     from .demo.store import write_demo
 
     await _migrate(dsn)
-    conn = await _connect(dsn)
+    conn = await connect(dsn)
     try:
-        return await write_demo(conn, generate(datetime.now(UTC)), force=force)
+        return await write_demo(conn, generate(clock.now()), force=force)
     finally:
         await conn.close()
 

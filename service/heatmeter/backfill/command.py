@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from .. import clock
 from ..settings import Settings
 
 DEFAULT_SINCE = "90d"
@@ -74,7 +75,7 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     from .walk import BackfillStopped
 
     try:
-        since = parse_since(args.since, datetime.now(UTC))
+        since = parse_since(args.since, clock.now())
         repositories = _repositories(args.repo, args.all_installed)
     except UsageError as exc:
         print(f"heatmeter: {exc}", file=sys.stderr)

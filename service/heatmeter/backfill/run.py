@@ -12,6 +12,7 @@ import asyncpg
 import structlog
 from github import GithubException
 
+from ..db.connections import connect
 from ..tasks.store import list_task_definitions
 from .github import GitHubAccess, Target
 from .progress import Counts, LineProgress
@@ -23,13 +24,9 @@ log = structlog.get_logger(__name__)
 async def backfill_database(
     dsn: str, access: GitHubAccess, repositories: list[str], all_installed: bool, since: datetime
 ) -> Counts:
-    from ..cli import DatabaseUnreachable
     from ..db.migrations import migrate
 
-    try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnreachable(str(exc)) from None
+    conn = await connect(dsn)
     try:
         await migrate(conn)
         return await backfill(conn, access, repositories, since, all_installed=all_installed)

@@ -44,7 +44,7 @@ CROSS JOIN LATERAL (
     WHERE repository = $1 AND task = t.task AND runner_os IS NOT DISTINCT FROM t.runner_os
       AND {BASELINE_RUN_CONDITION.format(ref="$2")}
       AND outcome IS NOT NULL
-      AND started_at >= now() - make_interval(days => $5)
+      AND started_at >= heatmeter_now() - make_interval(days => $5)
     ORDER BY started_at DESC
     LIMIT $6
 ) AS b

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import structlog
 
+from .. import clock
 from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, web_url
 from ..http.errors import DATABASE_DOWN
 from ..scorecard.links import scorecard_link
@@ -151,7 +152,7 @@ class CommentWorker:
             async with self._pool.acquire() as conn:
                 await outbox.complete(conn, claim)
             return "unchanged"
-        body = self._render(claim, summaries, datetime.now(UTC))
+        body = self._render(claim, summaries, clock.now())
         comment_id = await upsert_comment(
             self._github,
             claim.repository,

@@ -14,7 +14,7 @@ from .command import Rating
 SELECT_KNOWN_TASKS = """
 SELECT task FROM task_runs WHERE repository = $1 AND pull_request = $2
 UNION
-SELECT task FROM task_daily WHERE day > heat_day(now()) - 90
+SELECT task FROM task_daily WHERE day > heat_day(heatmeter_now()) - 90
 """
 
 # An edit replaces the response, unless a newer edit is already stored (deliveries can

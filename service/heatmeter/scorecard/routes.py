@@ -9,10 +9,10 @@ data to a caller without it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from aiohttp import web
 
+from .. import clock
 from ..appkeys import pool_key, settings_key
 from ..demo.history import DEMO_INSTALLATION_ID, DEMO_ORG
 from ..http.errors import json_error
@@ -25,10 +25,6 @@ routes = web.RouteTableDef()
 PAGE_PARAMETERS = frozenset({"repository", "kind", "period", "since", "until"})
 TASK_PARAMETERS = frozenset({"repository", "period", "since", "until", "format"})
 SUMMARY_PARAMETERS = frozenset({"repository", "task", "kind", "period", "since", "until"})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -50,7 +46,7 @@ def _bad_json(exc: FilterError) -> web.Response:
 
 
 def _filters(query: Mapping[str, str], allowed: frozenset[str], **fixed: str) -> Filters:
-    return parse_filters({**query, **fixed}, _now(), allowed=allowed | fixed.keys())
+    return parse_filters({**query, **fixed}, clock.now(), allowed=allowed | fixed.keys())
 
 
 async def _context(request: web.Request) -> tuple[list[str], str | None]:
@@ -72,7 +68,7 @@ async def scorecard_page(request: web.Request) -> web.Response:
         board = await queries.scorecard(conn, f)
     repositories, demo = await _context(request)
     return _html(
-        await pages.scorecard_page(board, repositories=repositories, demo=demo, now=_now())
+        await pages.scorecard_page(board, repositories=repositories, demo=demo, now=clock.now())
     )
 
 
@@ -114,7 +110,7 @@ async def _task_page(request: web.Request, task: str) -> web.Response:
     repositories, demo = await _context(request)
     return _html(
         await pages.task_page(
-            detail, installed=installed, repositories=repositories, demo=demo, now=_now()
+            detail, installed=installed, repositories=repositories, demo=demo, now=clock.now()
         )
     )
 
