@@ -26,6 +26,10 @@ DATABASE_DOWN = (
     # state ..."), seen when the postmaster is killed. Retrying is safe: every write is
     # idempotent (a report's key, a delivery's id).
     asyncpg.InternalClientError,
+    # SQLSTATE 25006: the server takes no writes (a primary demoted by a failover, or a
+    # database set read-only). The pool drops such sessions (db/connections.py); a retry
+    # lands on the new primary, or on this one once it is writable again.
+    asyncpg.ReadOnlySQLTransactionError,
 )
 RETRY_AFTER_S = 5
 # The ``error`` code of an answer made by `json_error`, for the middleware's counter.

@@ -25,6 +25,7 @@ import asyncpg
 import structlog
 
 from ..comments.outbox import ASK_AGAIN
+from ..db.connections import ended
 from ..http.errors import DATABASE_DOWN
 from ..ownership import RunFacts, owning_pull_requests
 from .schema import Report
@@ -239,6 +240,11 @@ class ReportWriter:
                 if not batch:
                     continue
                 try:
+                    if conn is not None and ended(conn):
+                        # Ended while held (the server restarted, failed over, or ended
+                        # it): nothing was sent on it, so the batch goes on a fresh one.
+                        await self._pool.release(conn)
+                        conn = None
                     if conn is None:
                         conn = await self._pool.acquire()
                     await self._write(conn, batch)
