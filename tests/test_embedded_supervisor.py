@@ -1,4 +1,10 @@
-"""The embedded Postgres is supervised: killed, it is started again; it stops with the service."""
+"""The embedded Postgres is supervised: killed, it is started again; it stops with the service.
+
+The tests wait for what the service says it did (its log, as it writes it) and for its
+answers, never for a guessed duration: on a busy machine a start after a kill (crash
+recovery) can take longer than any deadline a test would pick, and longer than the 10 s
+pgserver gives ``pg_ctl start`` (see tests/db/test_embedded.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -35,17 +40,51 @@ async def post_report(url: str, run_id: int) -> int:
         return response.status
 
 
+class ServiceLog:
+    """The service's JSON log lines as they come (its stdout, a pipe), kept in a file too;
+    ``seen`` waits for an event to be logged: no guess of how long anything takes."""
+
+    def __init__(self, stream: asyncio.StreamReader, copy: Path) -> None:
+        self.events: list[str] = []
+        self._changed = asyncio.Condition()
+        self._reading = asyncio.create_task(self._read(stream, copy))
+
+    async def _read(self, stream: asyncio.StreamReader, copy: Path) -> None:
+        with copy.open("wb") as out:
+            async for line in stream:
+                out.write(line)
+                out.flush()
+                try:
+                    event = json.loads(line)["event"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # not a log line of the service's (a child's output)
+                async with self._changed:
+                    self.events.append(event)
+                    self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def seen(self, event: str) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: event in self.events or self._reading.done())
+        assert event in self.events, f"the service ended without logging {event!r}"
+
+    async def closed(self) -> None:
+        await self._reading
+
+
 async def test_a_killed_embedded_postgres_is_started_again_and_stopped_with_the_service(
     server_tmp: Path, tmp_path: Path, unused_tcp_port: int
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    log_file = (tmp_path / "service.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "heatmeter", "serve", "--port", str(unused_tcp_port),
         env={**env, "HEATMETER_DATA_DIR": str(server_tmp), "HEATMETER_REPORT_SECRET": "s",
              "HEATMETER_LOG_FORMAT": "json"},
-        stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
+    assert process.stdout is not None
+    log = ServiceLog(process.stdout, tmp_path / "service.log")
     url = f"http://127.0.0.1:{unused_tcp_port}"
     try:
         await wait_ready(url)
@@ -54,30 +93,26 @@ async def test_a_killed_embedded_postgres_is_started_again_and_stopped_with_the_
         assert killed is not None
         os.kill(killed, signal.SIGKILL)
 
-        # Nobody helps: the service notices and starts it again by itself.
-        deadline = time.monotonic() + 60
-        run_id = 2
-        while (status := await post_report(url, run_id)) != 202:
-            assert status == 503, status
-            assert time.monotonic() < deadline, "the embedded Postgres never came back"
-            await asyncio.sleep(0.1)
+        # Nobody helps: the service notices and starts it again by itself. The test waits
+        # for the supervisor to say so, however long a busy machine makes that take.
+        await log.seen("embedded postgres is down; starting it again")
+        await log.seen("embedded postgres started again")
         restarted = postmaster_pid(server_tmp)
         assert restarted not in {None, killed}
+        # Then the service stores reports again; until its pool has mended, it asks the
+        # client to come back (503), never anything else.
+        while (status := await post_report(url, 2)) != 202:
+            assert status == 503, status
+            await asyncio.sleep(0.05)
     finally:
         if process.returncode is None:
             process.terminate()
-        await asyncio.wait_for(process.wait(), timeout=60)
-        log_file.close()
-    output = (tmp_path / "service.log").read_bytes()
-    assert process.returncode == 0, output.decode()[-3000:]
-    events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith(b"{")]
-    assert "embedded postgres is down; starting it again" in events
-    assert {
-        "embedded postgres started again",
-        "embedded postgres started again while the service stops",  # the report was quicker
-    } & set(events)
+        await process.wait()
+        await log.closed()
+    output = (tmp_path / "service.log").read_text()
+    assert process.returncode == 0, output[-3000:]
     # The server started again is the one stopped with the service.
-    assert postmaster_pid(server_tmp) is None
+    assert postmaster_pid(server_tmp) is None, output[-3000:]
 
 
 async def serve_embedded(data_dir: Path, port: int, log: Path) -> asyncio.subprocess.Process:
@@ -109,7 +144,7 @@ async def test_a_postgres_left_by_a_killed_service_is_stopped_by_the_next_one(
         assert postmaster_pid(server_tmp) == left  # joined, not started anew
     finally:
         second.terminate()
-        assert await asyncio.wait_for(second.wait(), timeout=60) == 0
+        assert await second.wait() == 0
     assert postmaster_pid(server_tmp) is None, log.read_text()[-3000:]
 
 
