@@ -100,6 +100,11 @@ class _ServiceRequestHandler(web.RequestHandler):
         self._head_deadline = None
         if self._in_request or self.transport is None:
             return
+        if self.transport.get_write_buffer_size():
+            # The previous answer is still going out to a slow reader (and the next head
+            # came early): no cutting into it; the head gets another while.
+            self._arm_head_deadline()
+            return
         if self._head_begun:
             timeout = self._service.head_timeout_s
             detail = f"the request line and headers did not arrive within {timeout:g} s"
