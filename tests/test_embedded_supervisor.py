@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -166,18 +167,56 @@ class FlakyServer:
         return 200
 
 
-async def test_the_supervisor_backs_off_while_starting_fails() -> None:
-    server = FlakyServer()
-    waits: list[float] = []
+def counted_sleep(waits: list[float], most: int):
+    """The supervisor's sleep, recorded not slept; cancels it after ``most`` waits."""
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
-        if len(waits) > 6:
+        if len(waits) > most:
             raise asyncio.CancelledError
 
+    return sleep
+
+
+async def test_the_supervisor_backs_off_while_starting_fails() -> None:
+    server = FlakyServer()
+    waits: list[float] = []
     with pytest.raises(asyncio.CancelledError):
-        await supervise(server, check_interval_s=1.0, sleep=sleep)
+        await supervise(server, check_interval_s=1.0, sleep=counted_sleep(waits, 6))
     assert server.started == 3
     # Checks every second; after failed starts, 0.5 s then 1 s; then checks again.
     assert waits[:6] == [1.0, 1.0, restart_backoff(1), restart_backoff(2), 1.0, 1.0]
     assert restart_backoff(50) == RESTART_BACKOFF_CAP_S
+
+
+class SlowToStart:
+    """A killed server whose start outlasts pg_ctl's patience (pgserver gives it 10 s):
+    the attempt fails, yet the server it launched comes up; found running while it still
+    recovers, it is not ready to be adopted at once."""
+
+    def __init__(self) -> None:
+        self.pids: list[int | None] = [100, None, 300, 300]
+        self.attempts: list[BaseException | None] = [
+            subprocess.TimeoutExpired("pg_ctl", 10),
+            AssertionError("postmaster status is 'starting', not 'ready'"),
+            None,
+        ]
+        self.started = 0
+
+    def postmaster_pid(self) -> int | None:
+        return self.pids.pop(0) if self.pids else 300
+
+    def start_again(self) -> int:
+        self.started += 1
+        failure = self.attempts.pop(0)
+        if failure is not None:
+            raise failure
+        return 300
+
+
+async def test_a_failed_adoption_does_not_end_the_supervision() -> None:
+    server = SlowToStart()
+    with pytest.raises(asyncio.CancelledError):
+        await supervise(server, check_interval_s=1.0, sleep=counted_sleep([], 5))
+    # Down: a start that timed out; then the server it launched, not ready yet; then ready.
+    assert server.started == 3

@@ -60,30 +60,31 @@ def duplicated(document: dict, key: str, value: object) -> bytes:
     return (text[:-1] + f", {json.dumps(key)}: {json.dumps(value)}}}").encode()
 
 
-async def test_a_report_naming_a_key_twice_is_400_and_not_stored(
-    client: TestClient, db: asyncpg.Connection
-) -> None:
-    report = make_report(outcome="failure")
-    body, headers = signed(duplicated(report, "outcome", "success"), REPORT_SECRET)
-    response = await client.post("/v1/reports", data=body, headers=headers)
-    answer = await response.json()
-    assert response.status == 400, answer
-    assert answer["error"] == "invalid_json"
-    assert "'outcome'" in answer["detail"]
-    assert await db.fetchval("SELECT count(*) FROM task_runs") == 0
+def report_naming_outcome_twice() -> tuple[str, bytes, dict[str, str]]:
+    body = duplicated(make_report(outcome="failure"), "outcome", "success")
+    return ("/v1/reports", *signed(body, REPORT_SECRET))
 
 
-async def test_a_webhook_naming_a_key_twice_is_400_and_not_recorded(
-    client: TestClient, db: asyncpg.Connection
+def webhook_naming_action_twice() -> tuple[str, bytes, dict[str, str]]:
+    body = duplicated(payload("pull_request.opened"), "action", "closed")
+    return ("/webhooks/github", *webhook_request("pull_request", body, WEBHOOK_SECRET))
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "key"),
+    [
+        (report_naming_outcome_twice, "invalid_json", "outcome"),
+        (webhook_naming_action_twice, "bad_webhook", "action"),
+    ],
+)
+async def test_a_body_naming_a_key_twice_is_400_and_nothing_is_stored(
+    client: TestClient, db: asyncpg.Connection, request_, error: str, key: str
 ) -> None:
-    data = payload("pull_request.opened")
-    body, headers = webhook_request(
-        "pull_request", duplicated(data, "action", "closed"), WEBHOOK_SECRET
-    )
-    response = await client.post("/webhooks/github", data=body, headers=headers)
+    path, body, headers = request_()
+    response = await client.post(path, data=body, headers=headers)
     answer = await response.json()
     assert response.status == 400, answer
-    assert answer["error"] == "bad_webhook"
-    assert "'action'" in answer["detail"]
-    assert await db.fetchval("SELECT count(*) FROM webhook_deliveries") == 0
-    assert await db.fetchval("SELECT count(*) FROM pull_requests") == 0
+    assert answer["error"] == error
+    assert f"{key!r}" in answer["detail"]
+    for table in ("task_runs", "webhook_deliveries", "pull_requests"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == 0  # noqa: S608
