@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test browser-test lint format fuzz bench bench-quick wrk clean
+.PHONY: run demo test docs browser-test lint format fuzz bench bench-quick wrk clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -31,6 +31,11 @@ demo: $(VENV)/.installed
 ## test: install the dev dependencies, lint, and run the whole suite
 test: lint tests/js/node_modules/.installed
 	$(BIN)/python -m pytest
+
+## docs: the docs site from docs/ into site/ (MkDocs, Material); make test builds it --strict
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "open site/index.html"
 
 ## fuzz: the fuzzers of tests/fuzz/ with random seeds and many more cases (a few minutes)
 FUZZ_EXAMPLES ?= 1500
@@ -84,4 +89,4 @@ wrk:
 	  fi; }
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules site
