@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from .appkeys import metrics_key, pool_key
-from .http.errors import DATABASE_DOWN
+from .db.connections import DATABASE_DOWN
 
 routes = web.RouteTableDef()
 

@@ -1,32 +1,13 @@
-"""JSON error answers, reading a body within bounds, and the failures meaning "database away"."""
+"""JSON error answers, and reading a body within bounds."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-# Failures that mean "Postgres is not there right now": the client should retry later.
-# OSError is here for connection failures; a client that hangs up mid-body raises one
-# too, which is why `read_body` turns those into `ClientError` before they get this far.
-DATABASE_DOWN = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    # The server shutting down, or resetting after a crash, ends every session with these.
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    # asyncpg's own confusion when the server vanishes mid-statement ("cannot switch to
-    # state ..."), seen when the postmaster is killed. Retrying is safe: every write is
-    # idempotent (a report's key, a delivery's id).
-    asyncpg.InternalClientError,
-)
 RETRY_AFTER_S = 5
 # The ``error`` code of an answer made by `json_error`, for the middleware's counter.
 ERROR_CODE = web.ResponseKey("error", str)

@@ -25,7 +25,7 @@ import asyncpg
 import structlog
 
 from ..comments.outbox import ASK_AGAIN
-from ..http.errors import DATABASE_DOWN
+from ..db.connections import DATABASE_DOWN
 from ..ownership import RunFacts, owning_pull_requests
 from .schema import Report
 from .store import FINISH_OVER_START, Stored, store_report

@@ -8,7 +8,8 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key, oidc_key, report_writer_key, settings_key
-from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
+from ..db.connections import DATABASE_DOWN
+from ..http.errors import ClientError, json_error, read_body
 from ..http.jsonbody import JsonBodyError, decode_json
 from ..http.middleware import add_to_request_log
 from .schema import MAX_DEPTH, ReportError, parse_report

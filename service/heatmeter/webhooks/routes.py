@@ -12,9 +12,10 @@ from aiohttp import web
 from gidgethub import sansio
 
 from ..appkeys import github_key, metrics_key, pool_key, settings_key
+from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubClient
 from ..github.credentials import AppAuth
-from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
+from ..http.errors import ClientError, json_error, read_body
 from ..http.jsonbody import JsonBodyError, decode_json
 from ..http.schemas import explain
 from . import router
