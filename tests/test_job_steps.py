@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.jobs.model import job_from_payload
 from heatmeter.jobs.store import record_job
 from heatmeter.reports.schema import parse_report
-from heatmeter.reports.store import store_report
 from heatmeter.reports.trust import Reporter
+from heatmeter.reports.writer import store_reports
 from heatmeter.tasks.definitions import define_task
 from heatmeter.tasks.store import add_task_definition, list_task_definitions
 
@@ -25,6 +27,7 @@ FIXTURE = "workflow_job.completed.success.with-organization"
 REPOSITORY = "Codertocat/Hello-World"  # the fixture's repository
 RUNNER = "GitHub Actions 5"  # the fixture's runner
 SHA = "3484a3fb816e0859fd6e1cea078d76385ff50625"  # the fixture's head commit
+HMAC = Reporter("hmac")
 
 STEP_ROWS = """
 SELECT task, kind, job, step_id, outcome, duration_ms, source, auth_method, closed_by, job_id,
@@ -161,13 +164,16 @@ async def test_a_fork_pr_owns_runs_of_its_commit_whatever_its_branch_is_called(
 
 async def test_queue_times_by_task_and_label(client: TestClient, db: asyncpg.Connection) -> None:
     await define(db, "lint", kind="other", step="Run Rubocop")
-    now = "2026-11-01T10:{:02d}:00Z"
+    # Yesterday by heatmeter's clock: the view counts the last 28 days.
+    start = clock.now().replace(microsecond=0) - timedelta(days=1)
+
+    def at(minutes: int) -> str:
+        return (start + timedelta(minutes=minutes)).isoformat()
 
     def job(job_id: int, labels: list[str], runner: str, group: str, queued_min: int) -> dict:
         return job_payload(
             id=job_id, run_id=job_id, labels=labels, runner_name=runner, runner_group_name=group,
-            created_at=now.format(0), started_at=now.format(queued_min),
-            completed_at=now.format(queued_min + 5),
+            created_at=at(0), started_at=at(queued_min), completed_at=at(queued_min + 5),
         )  # fmt: skip
 
     hosted = ["ubuntu-latest"]
@@ -237,21 +243,19 @@ async def test_an_action_report_and_a_job_step_in_flight_together_count_once(
     run attempt makes the second wait, then see the first's row."""
     await define(db, "lint", kind="other", step="Run Rubocop")
     job = job_from_payload(REPOSITORY, job_payload()["workflow_job"])
-    report = parse_report(
-        make_report(
-            repository=REPOSITORY, run_id=job.run_id, task="lint", kind="other", job="lint",
-            runner_name=RUNNER, pull_request=None, started_at="2021-08-05T10:35:00+00:00",
-            finished_at="2021-08-05T10:35:05+00:00", duration_ms=5000,
-        ),
-        now=datetime(2021, 8, 6, tzinfo=UTC),
+    body = make_report(
+        repository=REPOSITORY, run_id=job.run_id, task="lint", kind="other", job="lint",
+        runner_name=RUNNER, pull_request=None, started_at="2021-08-05T10:35:00+00:00",
+        finished_at="2021-08-05T10:35:05+00:00", duration_ms=5000,
     )  # fmt: skip
+    report = parse_report(body, now=datetime(2021, 8, 6, tzinfo=UTC))
     definitions = await list_task_definitions(db)
 
     async def step_row(conn: asyncpg.Connection) -> None:
         await record_job(conn, job, definitions, source="job_step")
 
     async def action_row(conn: asyncpg.Connection) -> None:
-        await store_report(conn, report, Reporter("hmac"))
+        await store_reports(conn, [(report, json.dumps(body), HMAC)])
 
     write = {"action": action_row, "job_step": step_row}
     second = "job_step" if first == "action" else "action"
@@ -287,15 +291,18 @@ async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
         "pull_request": None, "sha": None, "ref": None,
     }  # fmt: skip
     now = datetime(2026, 11, 2, tzinfo=UTC)
-    first = parse_report(make_report(**fields, step="a"), now=now)
-    second = parse_report(make_report(**fields, step="b"), now=now)
+    first, second = (make_report(**fields, step=step) for step in "ab")
+
+    async def store(conn: asyncpg.Connection, body: dict) -> None:
+        await store_reports(conn, [(parse_report(body, now=now), json.dumps(body), HMAC)])
+
     one, two = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
     try:
         async with one.transaction():
-            await store_report(one, first, Reporter("hmac"))
+            await store(one, first)
             # Same run attempt, first still uncommitted: the shared lock lets it through
             # (the timeout only turns a hang into a failure).
-            await asyncio.wait_for(store_report(two, second, Reporter("hmac")), timeout=30)
+            await asyncio.wait_for(store(two, second), timeout=30)
     finally:
         await one.close()
         await two.close()

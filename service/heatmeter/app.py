@@ -33,8 +33,8 @@ from .github.deliveries import DeliverySweeper
 from .http import health, openapi
 from .http.middleware import request_context
 from .reports import routes as reports
-from .reports.batches import ReportWriter
 from .reports.trust import OidcVerifier
+from .reports.writer import ReportWriter
 from .rollups import RollupRefresher
 from .scorecard import routes as scorecard
 from .settings import Settings

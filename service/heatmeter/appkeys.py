@@ -13,8 +13,8 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .github.client import GitHubClient
     from .prometheus import ServiceMetrics
-    from .reports.batches import ReportWriter
     from .reports.trust import OidcVerifier
+    from .reports.writer import ReportWriter
     from .webhooks.unverified import UnverifiedBodies
 
 settings_key = web.AppKey("settings", Settings)

@@ -1,4 +1,4 @@
-"""Group commit: reports that arrive together are stored by one statement and one commit.
+"""The one way a report reaches task_runs: a group commit, a statement per batch.
 
 Each request hands its report to a `ReportWriter` and waits for the commit that stores
 it, so a 202 still means "durably stored". While one batch is being written, the
@@ -9,8 +9,9 @@ PR's outbox row locked once per batch, not once per report), in a single round t
 committed on its own.
 
 A batch that fails as a whole (a row Postgres refuses, a deadlock with a concurrent
-writer) is written again one report at a time, so a bad report fails alone; when the
-database is away, every report of the batch gets that error (a 503).
+writer) is written again one report at a time, each as a batch of one by the same
+statement, so a bad report fails alone; when the database is away, every report of the
+batch gets that error (a 503).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import structlog
 from ..comments.outbox import ASK_AGAIN
 from ..db.connections import DATABASE_DOWN
 from ..ownership import RunFacts, owning_pull_requests
+from ..task_runs import COLUMN_LIST, KEY_LIST, ON_KEY_CONFLICT
 from .schema import Report
-from .store import FINISH_OVER_START, Stored, store_report
 from .trust import Reporter
 
 log = structlog.get_logger(__name__)
@@ -51,37 +52,49 @@ d->>'job' AS job, d->>'task' AS task, d->>'kind' AS kind, d->>'step' AS step_id,
 d->>'head_ref' AS head_ref, j.pull_request,
 d->>'event_name' AS event_name, d->>'runner_os' AS runner_os,
 d->>'runner_name' AS runner_name, d->>'actor' AS actor, d->>'version' AS version,
-d->>'phase' = 'finish' AS finish
+d->>'phase' = 'finish' AS finish,
+CASE WHEN d->>'phase' = 'finish' THEN 'report' END AS closed_by,
+'action' AS source, NULL::bigint AS job_id
 """
-_COLUMNS = """
-repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
-finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-event_name, runner_os, runner_name, actor, auth_method, closed_by, version
-"""
-_KEY = "repository, run_id, run_attempt, job, task, step_id, started_at"
 
-# The same rules as store.py's INSERT_START / UPSERT_FINISH and the outbox's
-# REQUEST_COMMENT, for many reports at once; each report's pull request is decided
-# beforehand by heatmeter.ownership's rule (the third array). Rows are written in key order, so
-# two batches in flight take their locks in the same order. Reports stored (not
-# duplicates) get their id; a duplicate's id is looked up afterwards (SELECT_IDS).
+# A start only creates; a replayed start, or one arriving after its finish, is a no-op.
+# A finish completes its start, or replaces an end the workflow_job webhook guessed for
+# it; an already reported end is never overwritten, so a replay changes nothing.
+FINISH_OVER_START = """
+    finished_at  = EXCLUDED.finished_at,
+    duration_ms  = EXCLUDED.duration_ms,
+    outcome      = EXCLUDED.outcome,
+    exit_code    = EXCLUDED.exit_code,
+    closed_by    = 'report',
+    -- The start's version stands, as its kind does; a finish may supply a missing one.
+    version      = coalesce(task_runs.version, EXCLUDED.version),
+    updated_at   = now(),
+    pull_request = coalesce(task_runs.pull_request, EXCLUDED.pull_request)
+WHERE task_runs.closed_by IS DISTINCT FROM 'report'
+"""
+
+# Stores the runs and asks for their PRs' comments (as the outbox's REQUEST_COMMENT
+# does, once per PR); each report's pull request is decided beforehand by
+# heatmeter.ownership's rule (the third array). Rows are written in key order, so two
+# batches in flight take their locks in the same order. Reports stored (not duplicates)
+# get their id; a duplicate's id is looked up afterwards (SELECT_IDS).
 STORE_BATCH = f"""
 WITH input AS (
     SELECT {_FIELDS} FROM {_INPUT}
 ), starts AS (
-    INSERT INTO task_runs ({_COLUMNS})
-    SELECT {_COLUMNS.replace("closed_by", "NULL")} FROM input WHERE NOT finish ORDER BY {_KEY}
-    ON CONFLICT ON CONSTRAINT task_runs_idempotency DO NOTHING
-    RETURNING id, {_KEY}
+    INSERT INTO task_runs ({COLUMN_LIST})
+    SELECT {COLUMN_LIST} FROM input WHERE NOT finish ORDER BY {KEY_LIST}
+    {ON_KEY_CONFLICT} DO NOTHING
+    RETURNING id, {KEY_LIST}
 ), finishes AS (
-    INSERT INTO task_runs ({_COLUMNS})
-    SELECT {_COLUMNS.replace("closed_by", "'report'")} FROM input WHERE finish ORDER BY {_KEY}
-    ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET {FINISH_OVER_START}
-    RETURNING id, {_KEY}
+    INSERT INTO task_runs ({COLUMN_LIST})
+    SELECT {COLUMN_LIST} FROM input WHERE finish ORDER BY {KEY_LIST}
+    {ON_KEY_CONFLICT} DO UPDATE SET {FINISH_OVER_START}
+    RETURNING id, {KEY_LIST}
 ), stored AS (
     SELECT i.ord, s.id, i.repository, i.pull_request
     FROM (SELECT * FROM starts UNION ALL SELECT * FROM finishes) AS s
-    JOIN input AS i USING ({_KEY})
+    JOIN input AS i USING ({KEY_LIST})
 ), asked AS (
     INSERT INTO comment_outbox (repository, pull_request, requests)
     SELECT repository, pull_request, count(*) FROM stored
@@ -97,7 +110,7 @@ SELECT ord, id FROM stored
 SELECT_IDS = f"""
 SELECT k.ord, t.id
 FROM (SELECT {_FIELDS} FROM {_INPUT}) AS k
-JOIN task_runs AS t USING ({_KEY})
+JOIN task_runs AS t USING ({KEY_LIST})
 WHERE k.ord = ANY($4::bigint[])
 """  # noqa: S608 (built from this module's own constants, no input)
 
@@ -105,6 +118,12 @@ MAX_BATCH = 500
 # Two batches in flight: one is committing (waiting on the WAL flush) while the next
 # is sent, so the database is never idle waiting for the service, nor the reverse.
 WRITERS = 2
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    duplicate: bool
 
 
 def _key(report: Report) -> tuple[Any, ...]:
@@ -119,13 +138,13 @@ def _key(report: Report) -> tuple[Any, ...]:
     )
 
 
-async def store_batch(
+async def store_reports(
     conn: asyncpg.Connection, items: list[tuple[Report, str, Reporter]]
 ) -> list[Stored]:
     """Store reports with distinct keys in one statement; their answers, in order.
 
-    Each item is a report, its validated JSON body and who sent it. Autocommit: the
-    statement is its own transaction.
+    Each item is a report, its validated JSON body and who sent it. Outside a
+    transaction the statement is its own.
     """
     owners = await owning_pull_requests(
         conn,
@@ -257,7 +276,7 @@ class ReportWriter:
     async def _write(self, conn: asyncpg.Connection, batch: list[_Waiting]) -> None:
         self.batches += 1
         try:
-            answers = await store_batch(conn, [(w.report, w.document, w.reporter) for w in batch])
+            answers = await store_reports(conn, [(w.report, w.document, w.reporter) for w in batch])
         except DATABASE_DOWN:
             raise
         except Exception as exc:
@@ -275,7 +294,9 @@ class ReportWriter:
         for waiting in batch:
             try:
                 async with self._pool.acquire() as conn:
-                    answer = await store_report(conn, waiting.report, waiting.reporter)
+                    [answer] = await store_reports(
+                        conn, [(waiting.report, waiting.document, waiting.reporter)]
+                    )
             except Exception as exc:
                 _settle(waiting.answer, exc)
             else:

@@ -10,10 +10,9 @@ import asyncpg
 import pytest
 
 from heatmeter.db.migrations import migrate
-from heatmeter.reports.batches import ReportWriter
 from heatmeter.reports.schema import parse_report
-from heatmeter.reports.store import Stored
 from heatmeter.reports.trust import Reporter
+from heatmeter.reports.writer import ReportWriter, Stored
 
 from .reports import make_report
 
