@@ -8,7 +8,7 @@ import asyncpg
 import structlog
 from gidgethub import routing, sansio
 
-from ..http.schemas import INT32_MAX
+from ..http.field_schemas import INT32_MAX
 from ..jobs.model import job_from_payload
 from ..jobs.store import record_job
 from ..tasks.store import list_task_definitions

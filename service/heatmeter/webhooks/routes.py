@@ -27,8 +27,8 @@ from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubClient
 from ..github.credentials import AppAuth
 from ..http.errors import CLOSE_CONNECTION, ClientError, json_error, read_body
+from ..http.field_schemas import explain
 from ..http.jsonbody import JsonBodyError, decode_json
-from ..http.schemas import explain
 from . import router
 from .payloads import ENVELOPE_VALIDATOR, MAX_DEPTH, installation_id, validator_of
 from .unverified import TooManyUnverifiedBodies

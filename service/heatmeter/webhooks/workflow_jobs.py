@@ -9,7 +9,7 @@ import structlog
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
-from ..http.schemas import INT32_MAX
+from ..http.field_schemas import INT32_MAX
 from ..jobs.store import lock_run_attempt
 from .payloads import (
     OPTIONAL_TIMESTAMP,
