@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from gidgethub import sansio
 
-from heatmeter import clock
+from heatmeter import clock, webhooks
 from heatmeter.jobs.model import job_from_payload
 from heatmeter.jobs.store import record_job
 from heatmeter.reports.schema import parse_report
@@ -20,7 +21,7 @@ from heatmeter.tasks.definitions import define_task
 from heatmeter.tasks.store import add_task_definition, list_task_definitions
 
 from .reports import make_report
-from .test_webhooks import deliver, report
+from .test_webhooks import START, completed_job, deliver, report
 from .webhooks import payload
 
 FIXTURE = "workflow_job.completed.success.with-organization"
@@ -319,3 +320,31 @@ async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
         """
     )
     assert await db.fetchval("SELECT count(*) FROM task_runs") == 8002
+
+
+async def test_a_finished_job_closes_what_it_left_open_and_records_its_steps_in_one_handler(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    # One handler: gidgethub's Router keeps handlers in a set, so two handlers of one
+    # event would run in an order nobody chose.
+    completed, in_the_job = completed_job("failure")
+    event = sansio.Event(completed, event="workflow_job", delivery_id="1")
+    assert len(webhooks.router.fetch(event)) == 1
+
+    await define(db, "lint", kind="other", step="Run Rubocop")
+    await define(db, "audit", kind="other", step="Run Bundle Audit")
+    # The action started two tasks in this job and finished neither: one of them is also
+    # a step the definitions match, where the action's run wins.
+    await report(client, **in_the_job, **START, task="deploy", step="deploy-1")
+    await report(client, **in_the_job, **START, task="lint", kind="other", step="lint-1")
+
+    status, _ = await deliver(client, "workflow_job", completed)
+    assert status == 200
+    rows = await db.fetch(
+        "SELECT task, source, outcome, closed_by FROM task_runs ORDER BY task, source"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("audit", "job_step", "success", "job_step"),
+        ("deploy", "action", "failure", "workflow_job"),
+        ("lint", "action", "failure", "workflow_job"),
+    ]
