@@ -45,14 +45,14 @@ async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes
     when Content-Length says so), not all there within ``timeout_s`` seconds (408), or cut
     off by the client (400)."""
     if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout_s):
             async for chunk in request.content.iter_chunked(64 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise _too_large(limit)
+                    raise body_too_large(limit)
                 chunks.append(chunk)
     except TimeoutError:
         detail = f"the body did not arrive within {timeout_s:g} s"
@@ -66,7 +66,10 @@ async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> ClientError:
-    # Closed rather than drained: the rest of an oversized body is never read.
+def body_too_large(limit: int) -> ClientError:
+    """The refusal of a body over ``limit`` bytes, declared or sent.
+
+    Closed rather than drained: the rest of an oversized body is never read.
+    """
     detail = f"the body is larger than {limit} bytes"
     return ClientError(413, "request_entity_too_large", detail, close=True)

@@ -26,7 +26,7 @@ from ..appkeys import github_key, metrics_key, pool_key, settings_key, unverifie
 from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubClient
 from ..github.credentials import AppAuth
-from ..http.errors import CLOSE_CONNECTION, ClientError, json_error, read_body
+from ..http.errors import CLOSE_CONNECTION, ClientError, body_too_large, json_error, read_body
 from ..http.field_schemas import explain
 from ..http.jsonbody import JsonBodyError, decode_json
 from . import router
@@ -173,8 +173,7 @@ def _check_headers(request: web.Request) -> ClientError | None:
         return ClientError(401, "bad_signature", detail)
     if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
         # read_body says the same; said here, the body takes no place among the unverified.
-        detail = f"the body is larger than {MAX_PAYLOAD_BYTES} bytes"
-        return ClientError(413, "request_entity_too_large", detail)
+        return body_too_large(MAX_PAYLOAD_BYTES)
     return None
 
 
