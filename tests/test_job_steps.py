@@ -16,7 +16,7 @@ from heatmeter.jobs.model import job_from_payload
 from heatmeter.jobs.store import record_job
 from heatmeter.reports.schema import parse_report
 from heatmeter.reports.trust import Reporter
-from heatmeter.reports.writer import store_reports
+from heatmeter.reports.upsert import store_reports
 from heatmeter.tasks.definitions import define_task
 from heatmeter.tasks.store import add_task_definition, list_task_definitions
 

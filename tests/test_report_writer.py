@@ -12,7 +12,8 @@ import pytest
 from heatmeter.db.migrations import migrate
 from heatmeter.reports.schema import parse_report
 from heatmeter.reports.trust import Reporter
-from heatmeter.reports.writer import ReportWriter, Stored
+from heatmeter.reports.upsert import Stored
+from heatmeter.reports.writer import ReportWriter
 
 from .reports import make_report
 

@@ -1,6 +1,6 @@
 """The task_runs table as its writers see it: the columns they set, and its key.
 
-Two paths write task runs: the action's reports (reports/writer.py, many per statement)
+Two paths write task runs: the action's reports (reports/upsert.py, many per statement)
 and finished jobs' steps, from the workflow_job webhook or the backfill (jobs/store.py).
 Both set these columns, in this order, and meet on this key.
 """
