@@ -7,6 +7,9 @@ Both set these columns, in this order, and meet on this key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # Every column a writer sets; the rest (id, received_at, updated_at) are the table's own.
 COLUMNS = (
     "repository", "workflow", "run_id", "run_attempt", "job", "task", "kind", "step_id",
@@ -22,6 +25,14 @@ COLUMN_LIST = ", ".join(COLUMNS)
 KEY = ("repository", "run_id", "run_attempt", "job", "task", "step_id", "started_at")
 KEY_LIST = ", ".join(KEY)
 ON_KEY_CONFLICT = "ON CONFLICT ON CONSTRAINT task_runs_idempotency"
+
+
+def values_in_order(row: Mapping[str, Any]) -> list[Any]:
+    """``row``'s values in COLUMNS' order, None for a column it does not name."""
+    unknown = row.keys() - set(COLUMNS)
+    if unknown:
+        raise KeyError(f"not columns task_runs writers set: {sorted(unknown)}")
+    return [row.get(column) for column in COLUMNS]
 
 
 def placeholders(count: int = len(COLUMNS)) -> str:

@@ -9,7 +9,7 @@ import asyncpg
 
 from ..comments.outbox import request_comments
 from ..ownership import owning_pull_request
-from ..task_runs import COLUMN_LIST, ON_KEY_CONFLICT, placeholders
+from ..task_runs import COLUMN_LIST, ON_KEY_CONFLICT, placeholders, values_in_order
 from ..tasks.definitions import TaskDefinition
 from .model import Job
 from .steps import queue_time, step_runs
@@ -91,37 +91,34 @@ async def record_job(
     stored = 0
     prs: set[int] = set()
     for run in runs:
-        # In heatmeter.task_runs.COLUMNS' order; a step has no exit code, runner OS
-        # (GitHub names only the runner), actor or version of its own.
-        inserted = await conn.fetchrow(
-            INSERT_STEP_RUN,
-            job.repository,
-            job.workflow or "",
-            job.run_id,
-            job.run_attempt,
-            job.name,
-            run.task,
-            run.kind,
-            run.step_id,
-            run.started_at,
-            run.finished_at,
-            run.duration_ms,
-            run.outcome,
-            None,  # exit_code
-            job.head_sha,
-            ref,
-            job.head_branch,
-            pull_request,
-            job.event,
-            None,  # runner_os
-            job.runner_name,
-            None,  # actor
-            auth_method,
-            "job_step",  # closed_by
-            None,  # version
-            source,
-            job.id,
-        )
+        # By name: a column task_runs gains is NULL for job steps until they know it.
+        # A step has no exit code, runner OS (GitHub names only the runner), actor or
+        # version of its own.
+        step_run = {
+            "repository": job.repository,
+            "workflow": job.workflow or "",
+            "run_id": job.run_id,
+            "run_attempt": job.run_attempt,
+            "job": job.name,
+            "task": run.task,
+            "kind": run.kind,
+            "step_id": run.step_id,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "duration_ms": run.duration_ms,
+            "outcome": run.outcome,
+            "sha": job.head_sha,
+            "ref": ref,
+            "head_ref": job.head_branch,
+            "pull_request": pull_request,
+            "event_name": job.event,
+            "runner_name": job.runner_name,
+            "auth_method": auth_method,
+            "closed_by": "job_step",
+            "source": source,
+            "job_id": job.id,
+        }
+        inserted = await conn.fetchrow(INSERT_STEP_RUN, *values_in_order(step_run))
         if inserted is not None:
             stored += 1
             if inserted["pull_request"] is not None:
