@@ -59,6 +59,9 @@ class Settings:
     # balancer in front (AWS ALB: 60 s), or it may reuse a connection the service is
     # closing; nginx's default. aiohttp's own (an hour) would let idle connections pile up.
     keepalive_timeout_s: float = 75.0
+    # How many webhook bodies may be read at once before their signature is checked; past
+    # it, 503 at once. Each may be up to 25 MB (webhooks/unverified.py).
+    webhook_unverified_bodies: int = 8
     # Default-branch runs a task needs before a PR's figures are compared with them.
     min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
@@ -162,6 +165,9 @@ class Settings:
                 duration("HEATMETER_KEEPALIVE_TIMEOUT", cls.keepalive_timeout_s),
                 "HEATMETER_KEEPALIVE_TIMEOUT",
             ),
+            webhook_unverified_bodies=int(
+                number("HEATMETER_WEBHOOK_UNVERIFIED_BODIES", cls.webhook_unverified_bodies)
+            ),
             rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
             min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
@@ -185,6 +191,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.outbox_max_refusals < 1:
             raise SettingsError("HEATMETER_OUTBOX_MAX_REFUSALS must be at least 1")
+        if self.webhook_unverified_bodies < 1:
+            raise SettingsError("HEATMETER_WEBHOOK_UNVERIFIED_BODIES must be at least 1")
         if self.webhook_retention_s <= self.delivery_lookback_s:
             # Else the sweeper could see a delivery that was handled but already forgotten,
             # and have GitHub send it again: its effects would happen twice.

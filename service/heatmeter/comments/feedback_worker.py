@@ -10,10 +10,10 @@ import asyncpg
 import gidgethub.aiohttp
 import structlog
 
+from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, MaybeApplied, NotFound
 from ..github.credentials import split_repository
 from ..happiness.command import SYNTAX
-from ..http.errors import DATABASE_DOWN
 from . import feedback
 from .feedback import Feedback
 from .retries import DEFAULT_MAX_REFUSALS

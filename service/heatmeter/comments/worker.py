@@ -11,8 +11,8 @@ import asyncpg
 import structlog
 
 from .. import clock
+from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable, web_url
-from ..http.errors import DATABASE_DOWN
 from ..scorecard.links import scorecard_link
 from ..summary.metrics import TaskSummary
 from ..summary.render import render_summary

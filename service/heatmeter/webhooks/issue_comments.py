@@ -11,7 +11,7 @@ from gidgethub import routing, sansio
 from ..comments import feedback
 from ..happiness.command import Malformed, Rating, parse_comment
 from ..happiness.responses import RatingComment, forget_response, known_tasks, store_response
-from ..http.schemas import INT32_MAX, TEXT_PATTERN, TIMESTAMP_PATTERN
+from ..http.field_schemas import INT32_MAX, TEXT_PATTERN, TIMESTAMP_PATTERN
 from .payloads import (
     OPTIONAL_TIMESTAMP,
     REPOSITORY,

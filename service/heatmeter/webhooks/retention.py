@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import structlog
 
-from ..http.errors import DATABASE_DOWN
+from ..db.connections import DATABASE_DOWN
 from ..jobs.origins import PRUNE_ORIGINS
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from ..comments.outbox import request_comments
-from ..http.schemas import INT32_MAX
+from ..http.field_schemas import INT32_MAX
 from ..jobs.origins import RunOrigin, remember_origin
 from ..ownership import BRANCH_PREFIX, PullRequestFacts, RunFacts, attach_workflow_run
 from .payloads import (
