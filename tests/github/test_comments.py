@@ -9,9 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from heatmeter.comments.sticky import MARKER, upsert_comment, with_marker
 from heatmeter.github.client import GitHubClient, GitHubRefused, GitHubUnavailable
 from heatmeter.github.credentials import AppAuth, GitHubAuth
+from heatmeter.outbox.marker import with_marker
+from heatmeter.outbox.sticky import MARKER, upsert_comment
 
 from .conftest import REPOSITORY
 from .fake_github import FakeGitHub
@@ -61,7 +62,7 @@ async def test_first_call_creates_and_the_next_edits_the_same_comment(upsert, fa
     assert second == first
     assert bodies(fake_github) == ["two"]
     assert [(w.method, w.status) for w in fake_github.writes] == [("POST", 201), ("PATCH", 200)]
-    assert fake_github.writes[0].json == {"body": with_marker("one")}
+    assert fake_github.writes[0].json == {"body": with_marker(MARKER, "one")}
 
 
 async def test_without_an_id_the_comment_is_found_by_its_marker(upsert, fake_github):
@@ -88,14 +89,14 @@ async def test_a_deleted_comment_is_recreated(upsert, fake_github):
 async def test_the_marker_is_found_on_the_second_page(upsert, fake_github):
     for n in range(130):
         fake_github.add_comment(REPOSITORY, PR, f"looks good {n}")
-    ours = fake_github.add_comment(REPOSITORY, PR, with_marker("old"), by_app=True)
+    ours = fake_github.add_comment(REPOSITORY, PR, with_marker(MARKER, "old"), by_app=True)
     fake_github.add_comment(REPOSITORY, PR, "after")
 
     assert await upsert("new") == ours["id"]
     listings = fake_github.requests_to("GET", f"/repos/{REPOSITORY}/issues/{PR}/comments")
     assert [r.query.get("page", "1") for r in listings] == ["1", "2"]
     assert [w.method for w in fake_github.writes] == ["PATCH"]
-    assert fake_github.comments(REPOSITORY, PR)[130]["body"] == with_marker("new")
+    assert fake_github.comments(REPOSITORY, PR)[130]["body"] == with_marker(MARKER, "new")
 
 
 async def test_a_person_quoting_the_marker_is_not_edited(upsert, fake_github):

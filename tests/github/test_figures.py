@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from heatmeter.comments.outbox import request_comment
+from heatmeter.outbox.comment import request_comment
 from heatmeter.summary import render
 
 from ..webhooks import payload, webhook_request

@@ -80,7 +80,8 @@ async def fed_back(db: asyncpg.Connection) -> None:
     """Wait until every owed reaction and reply has been written (or given up on)."""
     deadline = time.monotonic() + 15
     while pending := await db.fetch(
-        "SELECT comment_id, kind, attempts, last_error FROM comment_feedback WHERE done_at IS NULL"
+        "SELECT key, kind, attempts, last_error FROM outbox "
+        "WHERE kind IN ('reaction', 'reply') AND done_at IS NULL"
     ):
         assert time.monotonic() < deadline, f"feedback not written: {[dict(r) for r in pending]}"
         await asyncio.sleep(0.05)
@@ -163,7 +164,7 @@ async def test_bots_issues_and_ordinary_comments_are_ignored(
     await deliver(service, "issue_comment", comment_event("created", chat, chat["body"]))
 
     assert await db.fetchval("SELECT count(*) FROM happiness") == 0
-    assert await db.fetchval("SELECT count(*) FROM comment_feedback") == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 0
 
 
 async def test_a_malformed_command_gets_one_reply_showing_the_syntax(
@@ -207,7 +208,7 @@ async def test_a_github_outage_delays_the_reaction_and_never_drops_it(
     fake_github.fail("POST", "/repos/*/issues/comments/*/reactions", 502, times=3)
     await deliver(service, "issue_comment", comment_event("created", comment, comment["body"]))
     await fed_back(db)
-    row = await db.fetchrow("SELECT attempts, last_error FROM comment_feedback")
+    row = await db.fetchrow("SELECT attempts, last_error FROM outbox WHERE kind = 'reaction'")
     assert row["attempts"] >= 2  # the first write gave up; the outbox tried again later
     assert row["last_error"] is None
     assert [r["content"] for r in fake_github.reactions(comment["id"])] == ["+1"]
@@ -232,4 +233,4 @@ async def test_a_reaction_to_a_comment_deleted_meanwhile_is_dropped(
     fake_github.delete_comment(comment["id"])
     await deliver(service, "issue_comment", comment_event("created", comment, comment["body"]))
     await fed_back(db)
-    assert await db.fetchval("SELECT last_error FROM comment_feedback") == "the comment is gone"
+    assert await db.fetchval("SELECT last_error FROM outbox") == "the comment is gone"

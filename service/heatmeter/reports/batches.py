@@ -24,8 +24,9 @@ from typing import Any
 import asyncpg
 import structlog
 
-from ..comments.outbox import ASK_AGAIN
 from ..http.errors import DATABASE_DOWN
+from ..outbox import comment
+from ..outbox.queue import ASK_AGAIN
 from ..ownership import RunFacts, owning_pull_requests
 from .schema import Report
 from .store import FINISH_OVER_START, Stored, store_report
@@ -61,7 +62,7 @@ event_name, runner_os, runner_name, actor, auth_method, closed_by, version
 _KEY = "repository, run_id, run_attempt, job, task, step_id, started_at"
 
 # The same rules as store.py's INSERT_START / UPSERT_FINISH and the outbox's
-# REQUEST_COMMENT, for many reports at once; each report's pull request is decided
+# REQUEST, for many reports at once; each report's pull request is decided
 # beforehand by heatmeter.ownership's rule (the third array). Rows are written in key order, so
 # two batches in flight take their locks in the same order. Reports stored (not
 # duplicates) get their id; a duplicate's id is looked up afterwards (SELECT_IDS).
@@ -83,12 +84,12 @@ WITH input AS (
     FROM (SELECT * FROM starts UNION ALL SELECT * FROM finishes) AS s
     JOIN input AS i USING ({_KEY})
 ), asked AS (
-    INSERT INTO comment_outbox (repository, pull_request, requests)
-    SELECT repository, pull_request, count(*) FROM stored
+    INSERT INTO outbox (kind, key, requests)
+    SELECT '{comment.NAME}', {comment.KEY_SQL}, count(*) FROM stored
     WHERE pull_request IS NOT NULL
     GROUP BY repository, pull_request
     ORDER BY repository, pull_request
-    ON CONFLICT (repository, pull_request) DO UPDATE SET {ASK_AGAIN}
+    ON CONFLICT (kind, key) DO UPDATE SET {ASK_AGAIN}
 )
 SELECT ord, id FROM stored
 """  # noqa: S608 (built from this module's own constants, no input)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
-from ..comments.outbox import request_comment
+from ..outbox.comment import request_comment
 from ..ownership import owning_pull_request
 from .schema import Report
 from .trust import Reporter

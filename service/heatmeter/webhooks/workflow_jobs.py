@@ -8,9 +8,9 @@ import asyncpg
 import structlog
 from gidgethub import routing, sansio
 
-from ..comments.outbox import request_comments
 from ..http.schemas import INT32_MAX
 from ..jobs.store import lock_run_attempt
+from ..outbox.comment import request_comments
 from .payloads import (
     OPTIONAL_TIMESTAMP,
     REPOSITORY,
