@@ -234,3 +234,27 @@ async def test_a_reaction_to_a_comment_deleted_meanwhile_is_dropped(
     await deliver(service, "issue_comment", comment_event("created", comment, comment["body"]))
     await fed_back(db)
     assert await db.fetchval("SELECT last_error FROM outbox") == "the comment is gone"
+
+
+async def test_a_deleted_rating_stays_deleted_when_an_older_edit_arrives_late(
+    service: TestClient, fake_github: FakeGitHub, db: asyncpg.Connection
+) -> None:
+    comment = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate 4")
+    await deliver(service, "issue_comment", comment_event("created", comment, comment["body"]))
+    assert (await response(db, comment["id"]))["score"] == 4
+    await deliver(service, "issue_comment", comment_event("deleted", comment, comment["body"]))
+    # GitHub delivers in no set order: an edit made before the deletion arrives after it.
+    late = comment_event("edited", comment, "/heatmeter rate 2", updated_at="2026-11-20T11:00:00Z")
+    status, answer = await deliver(service, "issue_comment", late)
+    assert (status, answer["duplicate"]) == (200, False)
+    assert await response(db, comment["id"]) is None
+    await db.execute("SELECT heat_refresh_rollups()")
+    assert await db.fetchval("SELECT count(*) FROM heat_happiness_by_task") == 0
+
+    # The deletion delivered before the comment's creation: nothing stored, nothing owed.
+    other = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate 5")
+    await deliver(service, "issue_comment", comment_event("deleted", other, other["body"]))
+    await deliver(service, "issue_comment", comment_event("created", other, other["body"]))
+    assert await response(db, other["id"]) is None
+    owed = "SELECT count(*) FROM outbox WHERE key = jsonb_build_object('comment_id', $1::bigint)"
+    assert await db.fetchval(owed, other["id"]) == 0
