@@ -29,7 +29,8 @@ from .github.credentials import AppAuth, auth_from_settings
 from .github.deliveries import DeliverySweeper
 from .http import health, openapi
 from .http.middleware import request_context
-from .outbox.kind import Context
+from .outbox import installations
+from .outbox.kind import Context, has_github_app
 from .outbox.registry import KINDS
 from .outbox.worker import OutboxWorker, lease_for
 from .reports import routes as reports
@@ -146,6 +147,11 @@ async def _outbox_workers(app: web.Application) -> AsyncIterator[None]:
         if kind.available(context)
     ]
     tasks = [asyncio.create_task(w.run(), name=f"outbox-{w.kind.name}") for w in workers]
+    interval = settings.installation_sync_interval_s
+    if interval > 0 and has_github_app(context):
+        # Installations made before the service first started are known only to the API.
+        syncing = installations.keep_synced(app[pool_key], interval)
+        tasks.append(asyncio.create_task(syncing, name="installation-sync"))
     yield
     # An item cut short here keeps its row; its lease runs out and it is performed again.
     await _stop(*tasks)

@@ -6,7 +6,7 @@ and one line here.
 
 from __future__ import annotations
 
-from . import comment, reaction, reply
+from . import comment, installations, reaction, reply
 from .kind import Kind
 
-KINDS: tuple[Kind, ...] = (comment.KIND, reaction.KIND, reply.KIND)
+KINDS: tuple[Kind, ...] = (comment.KIND, reaction.KIND, reply.KIND, installations.KIND)
