@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 from heatmeter.github.client import GitHubClient
 from heatmeter.github.credentials import TokenAuth
 from heatmeter.happiness import feedback
+from heatmeter.outbox import answers
 from heatmeter.outbox import comment as comment_kind
-from heatmeter.outbox import reaction, reply
 from heatmeter.outbox.kind import Context
 from heatmeter.outbox.retries import OUTAGE_CAP_S, next_try, refusal_schedule
 from heatmeter.outbox.sticky import MARKER
@@ -238,7 +238,9 @@ class FeedbackWorkers:
     """The reaction and reply kinds' workers, one pass of each."""
 
     def __init__(self, context: Context) -> None:
-        self.workers = [OutboxWorker(kind, context) for kind in (reaction.KIND, reply.KIND)]
+        self.workers = [
+            OutboxWorker(kind, context) for kind in (answers.REACTION_KIND, answers.REPLY_KIND)
+        ]
 
     async def run_once(self) -> int:
         return sum([await worker.run_once() for worker in self.workers])

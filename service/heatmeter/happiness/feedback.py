@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..outbox import queue, reaction, reply
+from ..outbox import answers, queue
 from .command import SYNTAX
 
 # 👍: "your rating is stored".
@@ -29,18 +29,18 @@ async def acknowledge(
     conn: asyncpg.Connection, repository: str, pull_request: int, comment_id: int
 ) -> None:
     """Acknowledge a stored rating; a reply to an earlier malformed version is now moot."""
-    await queue.withdraw(conn, [reply.NAME], reply.key(comment_id))
-    await reaction.request_reaction(conn, repository, pull_request, comment_id, STORED)
+    await queue.withdraw(conn, [answers.REPLY], answers.key(comment_id))
+    await answers.request_reaction(conn, repository, pull_request, comment_id, STORED)
 
 
 async def show_syntax(
     conn: asyncpg.Connection, repository: str, pull_request: int, comment_id: int, problem: str
 ) -> None:
     """Show the syntax once for this comment; ``problem`` is heatmeter's own words."""
-    await queue.withdraw(conn, [reaction.NAME], reaction.key(comment_id))
-    await reply.request_reply(conn, repository, pull_request, comment_id, syntax_reply(problem))
+    await queue.withdraw(conn, [answers.REACTION], answers.key(comment_id))
+    await answers.request_reply(conn, repository, pull_request, comment_id, syntax_reply(problem))
 
 
 async def withdraw(conn: asyncpg.Connection, comment_id: int) -> None:
     """The comment no longer rates anything: drop what was not sent yet."""
-    await queue.withdraw(conn, [reaction.NAME, reply.NAME], {"comment_id": comment_id})
+    await queue.withdraw(conn, [answers.REACTION, answers.REPLY], answers.key(comment_id))

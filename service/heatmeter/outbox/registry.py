@@ -6,7 +6,12 @@ and one line here.
 
 from __future__ import annotations
 
-from . import comment, installations, reaction, reply
+from . import answers, comment, installations
 from .kind import Kind
 
-KINDS: tuple[Kind, ...] = (comment.KIND, reaction.KIND, reply.KIND, installations.KIND)
+KINDS: tuple[Kind, ...] = (
+    comment.KIND,
+    answers.REACTION_KIND,
+    answers.REPLY_KIND,
+    installations.KIND,
+)
