@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
+from heatmeter import clock
+
 INSERT_RUN = """
 INSERT INTO task_runs (
     repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
@@ -31,7 +33,7 @@ async def install(
     suspended: bool = False,
     deleted: bool = False,
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     await conn.execute(
         "INSERT INTO installations (installation_id, account, suspended_at, deleted_at) "
         "VALUES ($1, 'octo', $2, $3)",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from heatmeter.reports.trust import SIGNATURE_HEADER, sign
 
+from .support.clock import ago, start_of_day
+
 
 def make_report(**overrides: Any) -> dict[str, Any]:
-    started = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    # Yesterday noon on heatmeter's clock: inside every rolling window, on any date.
+    started = start_of_day(ago(days=1)).replace(hour=12)
     report: dict[str, Any] = {
         "repository": "octo-org/octo-repo",
         "workflow": "CI",

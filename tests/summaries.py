@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from heatmeter.summary.metrics import RunSample
 
+# A fixed date: the comment's arithmetic and rendering are pure, and read no window.
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 

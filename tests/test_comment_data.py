@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.outbox.pull_request_runs import load_summaries
 
 from .conftest import REPORT_SECRET
 from .reports import make_report, signed
 
 REPO = "octo-org/octo-repo"
-NOW = datetime.now(UTC)
+NOW = clock.now()
 
 
 async def store(client: TestClient, run_id: int, **fields) -> None:

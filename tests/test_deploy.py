@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 import yaml
 
+from heatmeter import clock
 from heatmeter.demo.history import generate
 from heatmeter.demo.store import write_demo
 
@@ -114,13 +115,13 @@ def expand_macros(sql: str, start: datetime, end: datetime, variables: dict[str,
 
 @pytest.fixture
 async def demo_db(db: asyncpg.Connection) -> asyncpg.Connection:
-    await write_demo(db, generate(datetime.now(UTC)), force=False)
+    await write_demo(db, generate(clock.now()), force=False)
     return db
 
 
 async def test_every_panel_query_runs_and_finds_rows(demo_db: asyncpg.Connection) -> None:
     board = dashboard()
-    end = datetime.now(UTC)
+    end = clock.now()
     start = end - timedelta(days=56)
     (task_variable,) = board["templating"]["list"]
     tasks = [row[0] for row in await demo_db.fetch(task_variable["query"])]
@@ -137,6 +138,7 @@ async def test_every_panel_query_runs_and_finds_rows(demo_db: asyncpg.Connection
 
 
 def test_the_macro_expansion_itself() -> None:
+    # Fixed dates: the point is how they are written into the SQL.
     start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
     sql = expand_macros(
         "SELECT 1 WHERE $__timeFilter(a.b) AND t IN ($task)", start, end, {"task": "'x'"}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
+
 from .heat_seed import insert_runs
+from .support.clock import ago, iso
 from .test_webhooks import deliver
 from .webhooks import payload
 
@@ -24,7 +27,7 @@ def installation_event(action: str, *, suspended: bool = False, **extra) -> dict
     data = payload("installation.created")
     data["action"] = action
     if suspended:
-        data["installation"]["suspended_at"] = "2026-11-20T10:00:00Z"
+        data["installation"]["suspended_at"] = iso(ago(days=1))
     data.update(extra)
     return data
 
@@ -60,7 +63,7 @@ async def adoption(db: asyncpg.Connection) -> tuple[int, int, int]:
 async def test_installation_events_move_the_denominator(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    yesterday = clock.now() - timedelta(days=1)
     await insert_runs(
         db,
         [
@@ -116,7 +119,7 @@ async def test_renamed_and_transferred_repositories_keep_their_history(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
     await deliver(client, "installation", installation_event("created"))
-    last_week = datetime.now(UTC) - timedelta(days=7)
+    last_week = clock.now() - timedelta(days=7)
     await insert_runs(
         db,
         [(f"{OWNER}/Hello-World", "deploy", None, "success", 1_000, last_week, "a" * 40, None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -18,6 +18,7 @@ from heatmeter.tasks.definitions import define_task
 from heatmeter.tasks.store import add_task_definition, list_task_definitions
 
 from .reports import make_report
+from .support.clock import ago, iso, start_of_day
 from .test_webhooks import deliver, report
 from .webhooks import payload
 
@@ -161,13 +162,16 @@ async def test_a_fork_pr_owns_runs_of_its_commit_whatever_its_branch_is_called(
 
 async def test_queue_times_by_task_and_label(client: TestClient, db: asyncpg.Connection) -> None:
     await define(db, "lint", kind="other", step="Run Rubocop")
-    now = "2026-11-01T10:{:02d}:00Z"
+    # Inside the views' 28 days, whatever the date.
+    created = start_of_day(ago(days=1))
 
     def job(job_id: int, labels: list[str], runner: str, group: str, queued_min: int) -> dict:
+        def at(minutes: int) -> str:
+            return iso(created + timedelta(minutes=minutes))
+
         return job_payload(
             id=job_id, run_id=job_id, labels=labels, runner_name=runner, runner_group_name=group,
-            created_at=now.format(0), started_at=now.format(queued_min),
-            completed_at=now.format(queued_min + 5),
+            created_at=at(0), started_at=at(queued_min), completed_at=at(queued_min + 5),
         )  # fmt: skip
 
     hosted = ["ubuntu-latest"]
@@ -243,7 +247,7 @@ async def test_an_action_report_and_a_job_step_in_flight_together_count_once(
             runner_name=RUNNER, pull_request=None, started_at="2021-08-05T10:35:00+00:00",
             finished_at="2021-08-05T10:35:05+00:00", duration_ms=5000,
         ),
-        now=datetime(2021, 8, 6, tzinfo=UTC),
+        now=datetime(2021, 8, 6, tzinfo=UTC),  # the job of the 2021 fixture payload
     )  # fmt: skip
     definitions = await list_task_definitions(db)
 
@@ -286,9 +290,8 @@ async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
         "repository": REPOSITORY, "run_id": 7, "task": "lint", "kind": "other",
         "pull_request": None, "sha": None, "ref": None,
     }  # fmt: skip
-    now = datetime(2026, 11, 2, tzinfo=UTC)
-    first = parse_report(make_report(**fields, step="a"), now=now)
-    second = parse_report(make_report(**fields, step="b"), now=now)
+    first = parse_report(make_report(**fields, step="a"))
+    second = parse_report(make_report(**fields, step="b"))
     one, two = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
     try:
         async with one.transaction():
@@ -307,7 +310,8 @@ async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
         """
         INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,
                                step_id, started_at, auth_method)
-        SELECT 'org/r' || (g % 100), 'CI', g, 1, 'lint', 'lint', 'other', 's', now(), 'hmac'
+        SELECT 'org/r' || (g % 100), 'CI', g, 1, 'lint', 'lint', 'other', 's',
+               heatmeter_now(), 'hmac'
         FROM generate_series(1000, 8999) AS g
         """
     )

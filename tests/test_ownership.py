@@ -28,6 +28,7 @@ from .webhooks import payload, webhook_request
 
 HEAD = "a" * 40
 OTHER = "b" * 40
+# A fixed date is fine here: the rule only compares these moments with each other.
 OPENED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 PR = PullRequestFacts(
     number=7, head_sha=HEAD, head_ref="feature", base_ref="main", default_branch="main",

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.db.migrations import load_migrations, migrate
 from heatmeter.db.upkeep import MONTHS_AHEAD, maintain_partitions
 from heatmeter.settings import Settings, SettingsError
@@ -61,7 +62,7 @@ async def partition_of(conn: asyncpg.Connection, run_id: int) -> str:
 async def test_the_migration_keeps_rows_ids_and_views(fresh: asyncpg.Connection) -> None:
     before = [m for m in load_migrations() if m.version < 5]
     await migrate(fresh, before)
-    now = datetime.now(UTC)
+    now = clock.now()
     ids = [await fresh.fetchval(INSERT_RUN, n, now - timedelta(days=40 * n)) for n in range(4)]
 
     await migrate(fresh)
@@ -82,7 +83,7 @@ async def test_the_migration_keeps_rows_ids_and_views(fresh: asyncpg.Connection)
 async def test_months_ahead_exist_after_the_migration(fresh: asyncpg.Connection) -> None:
     await migrate(fresh)
     names = {r["relname"] for r in await fresh.fetch(PARTITIONS)}
-    month = datetime.now(UTC)
+    month = clock.now()
     for _ in range(MONTHS_AHEAD + 1):
         assert month_name(month) in names
         month = next_month(month)
@@ -101,7 +102,7 @@ async def test_a_report_from_a_month_without_partition_waits_then_moves(
         await migrate(conn)
         settings = Settings(database_url=url, report_secret=REPORT_SECRET, log_format="console")
         client: TestClient = await aiohttp_client(create_app(settings))
-        old = datetime.now(UTC) - timedelta(days=3 * 365)
+        old = clock.now() - timedelta(days=3 * 365)
         report = make_report(
             run_id=7,
             started_at=old.isoformat(),
@@ -128,7 +129,7 @@ async def test_retention_drops_whole_months_and_old_rows_in_default(
     fresh: asyncpg.Connection,
 ) -> None:
     await migrate(fresh)
-    now = datetime.now(UTC)
+    now = clock.now()
     ages = {1: 5, 2: 70, 3: 130, 4: 400}  # run_id: days ago
     for run_id, days in ages.items():
         await fresh.fetchval(INSERT_RUN, run_id, now - timedelta(days=days))
@@ -167,7 +168,7 @@ async def test_two_replicas_maintaining_at_once_do_the_work_once(
     first, second = await asyncpg.connect(url), await asyncpg.connect(url)
     try:
         await migrate(first)
-        old = datetime.now(UTC) - timedelta(days=800)
+        old = clock.now() - timedelta(days=800)
         await first.fetchval(INSERT_RUN, 1, old)
         async with first.transaction():
             # While one replica holds the upkeep lock, the other returns at once.

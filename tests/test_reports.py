@@ -98,8 +98,9 @@ async def test_other_steps_of_the_same_task_are_separate_runs(
         ({"task": ""}, {"task"}),
         ({"task": None}, {"task"}),
         ({"started_at": "yesterday"}, {"started_at"}),
-        ({"started_at": "2026-11-01T12:00:00"}, {"started_at"}),
-        ({"finished_at": "2026-11-01T11:00:00+00:00"}, {"finished_at"}),
+        ({"started_at": "2026-11-01T12:00:00"}, {"started_at"}),  # no offset: the point
+        # A finish before the start: long before any start the suite makes, on any clock.
+        ({"finished_at": "2001-01-01T11:00:00+00:00"}, {"finished_at"}),
         ({"outcome": None}, {"outcome"}),
         ({"phase": "start", "duration_ms": 1, "exit_code": 0}, {"duration_ms", "exit_code"}),
         ({"surprise": 1}, {"surprise"}),

@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.app import create_app
 from heatmeter.settings import Settings
 
@@ -25,7 +26,7 @@ async def test_the_service_refreshes_the_roll_ups_as_reports_arrive(
     db: asyncpg.Connection,
 ) -> None:
     client = await aiohttp_client(create_app(replace(settings, rollup_interval_s=0.05)))
-    started = datetime.now(UTC) - timedelta(hours=1)
+    started = clock.now() - timedelta(hours=1)
     for run_id in (1, 2):
         report = make_report(
             run_id=run_id,
@@ -52,7 +53,7 @@ async def test_rollup_command_brings_the_roll_ups_up_to_date(
     await db.execute(
         "INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind,"
         " step_id, started_at, auth_method) VALUES ('octo/a', 'CI', 1, 1, 'j', 'deploy',"
-        " 'deploy', 's', now(), 'hmac')"
+        " 'deploy', 's', heatmeter_now(), 'hmac')"
     )
     for args in (["rollup"], ["rollup", "--rebuild"]):
         process = await heatmeter(*args, DATABASE_URL=database_url)()

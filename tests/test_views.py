@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.db.upkeep import refresh_task_health
 
 from .conftest import REPORT_SECRET
@@ -15,7 +16,7 @@ from .reports import make_report, signed
 from .webhooks import payload, webhook_request
 
 # The views look back 28 days from now, so the runs are placed relative to now.
-_NOW = datetime.now(UTC)
+_NOW = clock.now()
 RECENT = {
     "started_at": (_NOW - timedelta(days=1)).isoformat(),
     "finished_at": (_NOW - timedelta(days=1) + timedelta(minutes=1)).isoformat(),

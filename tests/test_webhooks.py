@@ -113,8 +113,7 @@ async def test_pull_request_attaches_push_reports_by_commit_and_branch(
     # Once the PR is known, a push run on its branch is attached as it arrives.
     await report(
         client, repository=repository, pull_request=None, sha="b" * 40, run_id=3,
-        ref="refs/heads/changes", started_at="2026-11-02T00:00:00+00:00",
-        finished_at="2026-11-02T00:01:00+00:00",
+        ref="refs/heads/changes",
     )  # fmt: skip
     assert await db.fetchval("SELECT pull_request FROM task_runs WHERE run_id = 3") == 2
 
@@ -226,6 +225,7 @@ async def test_installations_track_their_repositories(
     assert [r["repository"] for r in repos] == ["Codertocat/Other"]
 
     suspended = {**created, "action": "suspend"}
+    # A fixed date: only whether the installation is suspended is read, never when.
     suspended["installation"] = {**created["installation"], "suspended_at": "2026-01-01T00:00:00Z"}
     await deliver(client, "installation", suspended)
     assert await db.fetchval("SELECT suspended_at IS NOT NULL FROM installations")

@@ -24,7 +24,7 @@ OFFSET_ENV = "HEATMETER_CLOCK_OFFSET"
 # The Postgres session setting heatmeter_now() reads (an interval).
 SQL_SETTING = "heatmeter.clock_offset"
 
-_OFFSET = re.compile(r"^([+-]?)(\d{1,6})([dhms])$")
+_OFFSET = re.compile(r"^([+-]?)([0-9]{1,6})([dhms])$")
 _UNIT = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 

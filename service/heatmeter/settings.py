@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import clock
 from .summary.stats import DEFAULT_MIN_BASELINE_RUNS
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
@@ -115,6 +116,12 @@ class Settings:
             raise SettingsError(
                 f"HEATMETER_LOG_FORMAT must be auto, json or console, got {log_format!r}"
             )
+        try:
+            # Read by heatmeter.clock itself (tests move it); checked here so a bad value
+            # stops the service at start-up rather than at its first request.
+            clock.offset_from(env)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         retention_days = None
         if text("HEATMETER_RETENTION_DAYS") is not None:
             retention_days = int(number("HEATMETER_RETENTION_DAYS", 0))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.app import create_app
 from heatmeter.demo.history import generate
 from heatmeter.demo.store import write_demo
@@ -44,7 +44,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 async def demo_service(
     aiohttp_client: Callable[..., TestClient], settings: Settings, db: asyncpg.Connection
 ) -> str:
-    await write_demo(db, generate(datetime.now(UTC)), force=False)
+    await write_demo(db, generate(clock.now()), force=False)
     client = await aiohttp_client(create_app(settings))
     return str(client.make_url("")).rstrip("/")
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from .fake_github import FakeGitHub
 
-# The backfill's clock in these tests: runs are placed before it.
+# The backfill's clock in these tests (injected; GitHub's history has fixed dates, and
+# no window reads it): runs are placed before it.
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 QUEUE_S = 30
 STEP_S = 10

@@ -46,6 +46,7 @@ async def test_a_backfill_run_prints_progress_and_a_final_count(
 ) -> None:
     fake_github.add_repository(REPOSITORY)
     fake_github.add_token(TOKEN)
+    # Backfill walks GitHub's history on the real clock, not heatmeter's (moved in CI).
     created = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     run = workflow_run(1, REPOSITORY, created)
     fake_github.actions.add_run(REPOSITORY, run, [workflow_job(11, run)])

@@ -74,6 +74,7 @@ async def known(db: asyncpg.Connection, guid: str) -> bool:
 
 
 def attempt(n: int, guid: str, status: int, minutes_ago: float = 0) -> HookDelivery:
+    # A fixed date: the listing's moments are only compared with each other.
     when = datetime(2026, 11, 28, 12, 0, tzinfo=UTC) - timedelta(minutes=minutes_ago)
     return HookDelivery(n, guid, when, status, "pull_request", "opened")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
@@ -9,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from heatmeter.outbox.comment import request_comment
 from heatmeter.summary import render
 
+from ..support.clock import ago, iso
 from ..webhooks import payload, webhook_request
 from .fake_github import FakeGitHub
 from .test_pr_comment import (
@@ -60,13 +63,14 @@ async def test_a_task_closed_by_the_job_webhook_has_no_duration_and_leaves_p50(
     assert "| 42 s / 44 s |" in comment["body"]
 
     # A third run's job is cancelled an hour into the task: the action never finishes it.
+    started = ago(hours=2)
     start = {"phase": "start", "finished_at": None, "duration_ms": None, "outcome": None,
-             "exit_code": None, "started_at": "2026-11-02T10:00:00+00:00"}  # fmt: skip
+             "exit_code": None, "started_at": started.isoformat()}  # fmt: skip
     await send(service, run_id=3, runner_name="r1", **start)
     completed = payload("workflow_job.completed.success.with-organization")
     completed["repository"]["full_name"] = REPOSITORY
     completed["workflow_job"].update(run_id=3, runner_name="r1", conclusion="cancelled",
-                                     completed_at="2026-11-02T11:00:00Z")  # fmt: skip
+                                     completed_at=iso(started + timedelta(hours=1)))  # fmt: skip
     body, headers = webhook_request("workflow_job", completed, "test-webhook-secret")
     assert (await service.post("/webhooks/github", data=body, headers=headers)).status == 200
     await settled(db)

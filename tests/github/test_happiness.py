@@ -6,17 +6,19 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from heatmeter import clock
 from heatmeter.app import create_app
 from heatmeter.settings import Settings
 
 from ..heat_seed import insert_runs
+from ..support.clock import ago, iso
 from ..test_webhooks import deliver
 from ..webhooks import payload
 from .fake_github import BOT_USER, FakeGitHub
@@ -24,6 +26,14 @@ from .fake_github import BOT_USER, FakeGitHub
 REPOSITORY = "Codertocat/Hello-World"  # the repository of octokit's issue_comment payload
 PR = 1
 TOKEN = "ghp_test_token"
+
+# Ratings are dated from heatmeter's clock: the scorecard's windows read them.
+COMMENTED = ago(hours=6)
+
+
+def later(hours: int) -> str:
+    """A comment's edit time, this many hours after it was written."""
+    return iso(COMMENTED + timedelta(hours=hours))
 
 
 @pytest.fixture
@@ -51,7 +61,7 @@ def comment_event(
     comment: dict[str, Any],
     body: str,
     *,
-    updated_at: str = "2026-11-20T10:00:00Z",
+    updated_at: str | None = None,
     user: dict[str, Any] | None = None,
     on_pull_request: bool = True,
 ) -> dict[str, Any]:
@@ -68,8 +78,8 @@ def comment_event(
         id=comment["id"],
         body=body,
         html_url=comment["html_url"],
-        created_at="2026-11-20T09:00:00Z",
-        updated_at=updated_at,
+        created_at=iso(COMMENTED),
+        updated_at=updated_at or later(1),
     )
     if user is not None:
         data["comment"]["user"] = user
@@ -94,7 +104,7 @@ async def response(db: asyncpg.Connection, comment_id: int) -> asyncpg.Record | 
 async def test_a_rating_is_stored_acknowledged_edited_and_deleted(
     service: TestClient, fake_github: FakeGitHub, db: asyncpg.Connection
 ) -> None:
-    started = datetime.now(UTC) - timedelta(hours=1)
+    started = clock.now() - timedelta(hours=1)
     await insert_runs(
         db, [(REPOSITORY, "deploy", None, "success", 1_000, started, "a" * 40, PR, "report")]
     )
@@ -127,7 +137,7 @@ async def test_a_rating_is_stored_acknowledged_edited_and_deleted(
     assert len(fake_github.requests_to("POST", "/repos/*/reactions")) == 1
 
     edited_body = "/heatmeter rate 2 deploy waited 10 minutes for a lock"
-    edited = comment_event("edited", comment, edited_body, updated_at="2026-11-20T11:00:00Z")
+    edited = comment_event("edited", comment, edited_body, updated_at=later(2))
     await deliver(service, "issue_comment", edited)
     row = await response(db, comment["id"])
     assert (row["score"], row["task"], row["words"]) == (
@@ -181,14 +191,14 @@ async def test_a_malformed_command_gets_one_reply_showing_the_syntax(
     assert len(reply["body"]) < 400
 
     # Edited and still wrong, then redelivered: still one reply.
-    again = comment_event("edited", comment, "/heatmeter rate 9", updated_at="2026-11-20T11:00:00Z")
+    again = comment_event("edited", comment, "/heatmeter rate 9", updated_at=later(2))
     await deliver(service, "issue_comment", again)
     await deliver(service, "issue_comment", again)
     await fed_back(db)
     assert len(fake_github.writes) == 1
 
     # Fixed: stored and acknowledged; the reply stays the only one.
-    fixed = comment_event("edited", comment, "/heatmeter rate 3", updated_at="2026-11-20T12:00:00Z")
+    fixed = comment_event("edited", comment, "/heatmeter rate 3", updated_at=later(3))
     await deliver(service, "issue_comment", fixed)
     assert (await response(db, comment["id"]))["score"] == 3
     await fed_back(db)

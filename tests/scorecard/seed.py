@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
+
+from heatmeter import clock
 
 INSERT_RUN = """
 INSERT INTO task_runs (repository, workflow, run_id, run_attempt, job, task, kind, step_id,
@@ -106,7 +108,7 @@ async def seed_known_history(conn: asyncpg.Connection, now: datetime | None = No
     request 7, where deploy ran: mean 3.5 of 4 responses; before, 5, 5, 5: change -1.5.
     Versions of deploy: the octo/a runs are v1 (5, one failed), Octo/B's v2.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     await install(conn, "octo/a", "octo/b", "octo/c")
     a, b = "a" * 40, "b" * 40
     # (repository, task, outcome, seconds, days ago, sha, pull request, version)

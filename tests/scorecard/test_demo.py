@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
+from heatmeter import clock
 from heatmeter.demo.history import DEMO_INSTALLATION_ID, DEMO_ORG, WEEKS, generate
 from heatmeter.demo.store import RealDataPresent, write_demo
 from heatmeter.scorecard import queries
@@ -15,6 +16,7 @@ from heatmeter.scorecard.filters import ALL_PARAMETERS, parse_filters
 
 from .seed import insert_run
 
+# For the pure generator, which is given its now; stored histories use heatmeter's clock.
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
@@ -81,7 +83,7 @@ async def test_demo_refuses_real_data_unless_forced(db: asyncpg.Connection) -> N
 
 
 async def test_the_demo_fills_every_figure_of_the_scorecard(db: asyncpg.Connection) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     await write_demo(db, generate(now), force=False)
     board = await queries.scorecard(db, parse_filters({}, now, allowed=ALL_PARAMETERS))
     assert len(board.cards) == 4

@@ -79,6 +79,7 @@ def test_slowest_needs_enough_timed_runs_and_failing_means_latest_commit_failed(
 
 
 def test_weeks_are_filled_so_charts_show_gaps() -> None:
+    # Fixed dates: fill_weeks is pure and the week boundaries are the point.
     monday = datetime(2026, 11, 2, tzinfo=UTC)
     weeks = fill_weeks(
         [WeekStats(week=datetime(2026, 11, 9), stats=PeriodStats(runs=2))],

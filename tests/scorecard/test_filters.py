@@ -8,6 +8,7 @@ import pytest
 
 from heatmeter.scorecard.filters import FilterError, format_period, parse_filters
 
+# Fixed dates: parse_filters is pure and is given its now; the dates are the point.
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ALL = frozenset({"repository", "task", "kind", "since", "until", "period"})
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from aiohttp.test_utils import TestClient
+
+from heatmeter import clock
 
 from .html import body_classes, texts
 from .seed import MARKUP_WORDS, insert_run, refresh, seed_known_history
@@ -109,7 +111,7 @@ async def test_the_task_page_shows_trends_versions_and_repositories(
 
 async def test_names_are_escaped_everywhere(client: TestClient, db: asyncpg.Connection) -> None:
     evil = '<script>alert("x")</script>'
-    now = datetime.now(UTC)
+    now = clock.now()
     for i in range(5):
         await insert_run(
             db,
@@ -136,7 +138,7 @@ async def test_an_unknown_task_is_a_404_page(client: TestClient, db: asyncpg.Con
 async def test_a_task_named_like_a_json_twin_still_has_its_page(
     client: TestClient, db: asyncpg.Connection
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     await insert_run(
         db,
         repository="octo/a",

@@ -8,13 +8,14 @@ import io
 import json
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 from rich.cells import cell_len
 
+from heatmeter import clock
 from heatmeter.scorecard import terminal
 from heatmeter.scorecard.filters import ALL_PARAMETERS, parse_filters
 from heatmeter.scorecard.queries import scorecard
@@ -80,7 +81,7 @@ async def test_the_table_fits_80_columns_without_colour_when_piped(
     database_url: str, db: asyncpg.Connection
 ) -> None:
     await seed_known_history(db)
-    now = datetime.now(UTC)
+    now = clock.now()
     await insert_run(
         db,
         repository="octo/a",
@@ -116,7 +117,7 @@ async def test_an_unreachable_database_fails_clearly(unused_tcp_port: int) -> No
 
 
 async def test_csv_cells_cannot_start_a_formula(db: asyncpg.Connection) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     for i, name in enumerate(['=HYPERLINK("http://evil")', "+1", "-2", "@SUM(A1)", "\tx", "ok"]):
         await insert_run(
             db,

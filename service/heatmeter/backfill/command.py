@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from .. import clock
 from ..settings import Settings
 
 DEFAULT_SINCE = "90d"
@@ -75,7 +74,8 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     from .walk import BackfillStopped
 
     try:
-        since = parse_since(args.since, clock.now())
+        # GitHub's history, on GitHub's clock: the real one, like the walk's end.
+        since = parse_since(args.since, datetime.now(UTC))
         repositories = _repositories(args.repo, args.all_installed)
     except UsageError as exc:
         print(f"heatmeter: {exc}", file=sys.stderr)
