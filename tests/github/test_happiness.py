@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -87,13 +86,15 @@ def comment_event(
 
 
 async def fed_back(db: asyncpg.Connection) -> None:
-    """Wait until every owed reaction and reply has been written (or given up on)."""
-    deadline = time.monotonic() + 15
-    while pending := await db.fetch(
-        "SELECT key, kind, attempts, last_error FROM outbox "
-        "WHERE kind IN ('reaction', 'reply') AND done_at IS NULL"
+    """Wait until every owed reaction and reply has been written (or given up on).
+
+    No deadline of its own: however slow the machine, the event is what counts (pytest's
+    timeout stops a test that truly hangs).
+    """
+    while await db.fetchval(
+        "SELECT count(*) FROM outbox WHERE kind IN ('reaction', 'reply') "
+        "AND done_at IS NULL AND abandoned_at IS NULL"
     ):
-        assert time.monotonic() < deadline, f"feedback not written: {[dict(r) for r in pending]}"
         await asyncio.sleep(0.05)
 
 
@@ -254,7 +255,7 @@ async def test_a_deleted_rating_stays_deleted_when_an_older_edit_arrives_late(
     assert (await response(db, comment["id"]))["score"] == 4
     await deliver(service, "issue_comment", comment_event("deleted", comment, comment["body"]))
     # GitHub delivers in no set order: an edit made before the deletion arrives after it.
-    late = comment_event("edited", comment, "/heatmeter rate 2", updated_at="2026-11-20T11:00:00Z")
+    late = comment_event("edited", comment, "/heatmeter rate 2", updated_at=later(2))
     status, answer = await deliver(service, "issue_comment", late)
     assert (status, answer["duplicate"]) == (200, False)
     assert await response(db, comment["id"]) is None
