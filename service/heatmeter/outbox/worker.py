@@ -15,7 +15,7 @@ from .kind import Context, Gone, Kind, Outage, Refusal
 from .queue import Item
 from .retries import DEFAULT_MAX_REFUSALS
 
-_log = structlog.get_logger(__name__)
+log = structlog.get_logger(__name__)
 
 DEFAULT_LEASE_S = 120.0
 # Counted for each item processed: the kind, and "written", "unchanged" (the kind's
@@ -59,7 +59,6 @@ class OutboxWorker:
         self._poll_s = poll_s
         self._max_refusals = max_refusals
         self._count = count
-        self._log = _log.bind(kind=kind.name)
 
     async def run(self) -> None:
         """Work until cancelled; a database outage pauses the worker, it does not stop it."""
@@ -69,11 +68,11 @@ class OutboxWorker:
                 if not done:
                     await asyncio.sleep(await self._idle_wait())
             except DATABASE_DOWN as exc:
-                self._log.warning("outbox worker waiting for the database", error=repr(exc))
+                log.warning("outbox waiting for the database", kind=self.kind.name, error=repr(exc))
                 await asyncio.sleep(5)
             except Exception:
                 # Claiming itself failed in an unforeseen way: wait, do not spin.
-                self._log.exception("outbox worker pass failed; trying again shortly")
+                log.exception("outbox pass failed; trying again shortly", kind=self.kind.name)
                 await asyncio.sleep(5)
 
     async def run_once(self) -> int:
@@ -90,7 +89,7 @@ class OutboxWorker:
             async with self._pool.acquire() as conn:
                 renewed = await queue.renew(conn, claim, lease_s=self._lease_s)
             if renewed is None:
-                _log.info(
+                log.info(
                     "outbox claim lost before its turn; another worker has it", **_about(claim)
                 )
                 continue
@@ -105,8 +104,8 @@ class OutboxWorker:
         return self._poll_s if wait is None else min(max(wait, 0.02), self._poll_s)
 
     async def _process(self, item: Item) -> None:
-        bound = _log.bind(**_about(item))
-        note = None
+        bound = log.bind(**_about(item))
+        done, note = True, None
         try:
             result = await self.kind.perform(item, self._context)
         except DATABASE_DOWN:
@@ -116,26 +115,24 @@ class OutboxWorker:
             note, result = str(exc), "gone"
         except (GitHubUnavailable, Outage) as exc:
             # An outage: waited out however long it lasts.
-            self._count(self.kind.name, await self._fail(item, exc, exc.retry_after, False))
-            return
+            done, result = False, await self._fail(item, exc, exc.retry_after, refused=False)
         except (GitHubRefused, Refusal) as exc:
             # A refusal (repository gone, App uninstalled) will not mend by itself: retried
             # a bounded number of times, in case a person mends it, then abandoned.
-            self._count(self.kind.name, await self._fail(item, exc, None, True))
-            return
+            done, result = False, await self._fail(item, exc, None, refused=True)
         except Exception as exc:
             # A bug must not stop the worker nor lose the item, nor loop forever: it counts
             # as a refusal, kept with its traceback in the log.
             bound.exception("outbox item crashed")
-            self._count(self.kind.name, await self._fail(item, exc, None, True))
-            return
-        async with self._pool.acquire() as conn:
-            await queue.complete(conn, item, once=self.kind.once, note=note)
-        bound.info("outbox item done", result=result, **({"note": note} if note else {}))
+            done, result = False, await self._fail(item, exc, None, refused=True)
+        if done:
+            async with self._pool.acquire() as conn:
+                await queue.complete(conn, item, once=self.kind.once, note=note)
+            bound.info("outbox item done", result=result, **({"note": note} if note else {}))
         self._count(self.kind.name, result)
 
     async def _fail(
-        self, item: Item, exc: BaseException, retry_after: float | None, refused: bool
+        self, item: Item, exc: BaseException, retry_after: float | None, *, refused: bool
     ) -> str:
         """Record the failure; "failed" (kept for a later try) or "abandoned"."""
         error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -143,7 +140,7 @@ class OutboxWorker:
             delay = await queue.fail(
                 conn, item, error, retry_after, refused=refused, max_refusals=self._max_refusals
             )
-        bound = _log.bind(**_about(item), error=error, attempts=item.attempts)
+        bound = log.bind(**_about(item), error=error, attempts=item.attempts)
         if delay is None:
             bound.error(
                 "outbox item abandoned after repeated refusals; asking for it again retries it",
