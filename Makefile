@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test test-clock browser-test lint format fuzz bench bench-quick wrk clean
+.PHONY: run demo test test-clock docs browser-test lint format fuzz bench bench-quick wrk clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -37,6 +37,11 @@ test: lint tests/js/node_modules/.installed
 test-clock: $(VENV)/.installed-dev tests/js/node_modules/.installed
 	HEATMETER_CLOCK_OFFSET=+365d $(BIN)/python -m pytest
 	HEATMETER_CLOCK_OFFSET=-365d $(BIN)/python -m pytest
+
+## docs: the docs site from docs/ into site/ (MkDocs, Material); make test builds it --strict
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "open site/index.html"
 
 ## fuzz: the fuzzers of tests/fuzz/ with random seeds and many more cases (a few minutes)
 FUZZ_EXAMPLES ?= 1500
@@ -90,4 +95,4 @@ wrk:
 	  fi; }
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/js/node_modules site
