@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
-from heatmeter.reports import contract
+from heatmeter.reports import contract_table
 from heatmeter.reports.schema import KINDS, OUTCOMES, REPORT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,9 +22,9 @@ COLUMN = {"step": "step_id"}
 
 def test_the_docs_table_is_the_schema() -> None:
     document = (ROOT / "docs" / "report-contract.md").read_text(encoding="utf-8")
-    assert contract.with_table(document) == document, (
+    assert contract_table.with_table(document) == document, (
         "docs/report-contract.md is out of date: run "
-        "python -m heatmeter.reports.contract --write docs/report-contract.md"
+        "python -m heatmeter.reports.contract_table --write docs/report-contract.md"
     )
 
 

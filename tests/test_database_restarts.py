@@ -4,6 +4,9 @@ The service runs on a Postgres of this test's own (``throwaway_postgres``), whic
 stopped (a fast shutdown, as a routine restart does) while four runners keep reporting,
 and started again. Afterwards every report is stored exactly once: none given up, none
 doubled. Meanwhile the service answers ``503`` with ``Retry-After``, never a ``500``.
+
+The test waits for what the service answers (``Answers``), never for a duration: the
+outage lasts until every runner has been told to wait twice.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +28,7 @@ from aiohttp.test_utils import TestServer
 from heatmeter.app import create_app
 from heatmeter.appkeys import metrics_key
 from heatmeter.db.migrations import migrate
+from heatmeter.reports.trust import SIGNATURE_HEADER
 from heatmeter.settings import Settings
 
 from .conftest import REPORT_SECRET
@@ -33,9 +38,10 @@ from .throwaway_postgres import ThrowawayPostgres, throwaway_postgres
 MAIN = Path(__file__).resolve().parents[1] / "action" / "main.py"
 REPOSITORY = "octo-org/octo-repo"
 RUNNERS = 4
-# How long Postgres stays down: past what the action used to wait (three tries within
-# about four seconds), well within its retry budget now (30 s).
-OUTAGE_S = 8.0
+# Postgres stays down until every runner's report has been answered 503 this many times,
+# Retry-After (5 s) apart: past what the action used to wait (three tries within about
+# four seconds), well within its retry budget now (30 s).
+TOLD_TO_WAIT = 2
 RUNS_AFTER_THE_RESTART = 2
 
 
@@ -86,6 +92,30 @@ async def run_action(service_url: str, workdir: Path, run_id: int) -> Run:
     return Run(run_id, process.returncode, stdout.decode(), stderr.decode())
 
 
+@dataclass
+class Answers:
+    """What the service answers /v1/reports, as it answers, for the test to wait on."""
+
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    stored: int = 0
+    # 503s per report: the action sends the same signed body again on each retry.
+    unavailable: Counter[str] = field(default_factory=Counter)
+
+    async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        if request.path != "/v1/reports":
+            return
+        if response.status == 202:
+            self.stored += 1
+        elif response.status == 503:
+            self.unavailable[request.headers.get(SIGNATURE_HEADER, "")] += 1
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async with self.changed:
+            await self.changed.wait_for(condition)
+
+
 @pytest.fixture
 def postgres() -> Iterator[ThrowawayPostgres]:
     with throwaway_postgres() as server:
@@ -93,7 +123,9 @@ def postgres() -> Iterator[ThrowawayPostgres]:
 
 
 @pytest.fixture
-async def service(postgres: ThrowawayPostgres) -> AsyncIterator[tuple[str, web.Application]]:
+async def service(
+    postgres: ThrowawayPostgres,
+) -> AsyncIterator[tuple[str, web.Application, Answers]]:
     conn = await asyncpg.connect(postgres.dsn)
     try:
         await migrate(conn)
@@ -102,10 +134,12 @@ async def service(postgres: ThrowawayPostgres) -> AsyncIterator[tuple[str, web.A
     app = create_app(
         Settings(database_url=postgres.dsn, report_secret=REPORT_SECRET, log_format="console")
     )
+    answers = Answers()
+    app.on_response_prepare.append(answers.on_response_prepare)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        yield str(server.make_url("")).rstrip("/"), app
+        yield str(server.make_url("")).rstrip("/"), app, answers
     finally:
         await server.close()
 
@@ -118,10 +152,10 @@ def count(app: web.Application, name: str, **labels: str) -> float:
 
 async def test_a_postgres_restart_loses_and_doubles_no_report(
     postgres: ThrowawayPostgres,
-    service: tuple[str, web.Application],
+    service: tuple[str, web.Application, Answers],
     tmp_path: Path,
 ) -> None:
-    url, app = service
+    url, app, answers = service
     restarted = asyncio.Event()
     runs: list[Run] = []
 
@@ -134,20 +168,17 @@ async def test_a_postgres_restart_loses_and_doubles_no_report(
             runs.append(await run_action(url, tmp_path, run_id))
             after += began_after_restart
 
-    async def stored() -> int:
-        conn = await asyncpg.connect(postgres.dsn)
-        try:
-            return await conn.fetchval("SELECT count(*) FROM task_runs")
-        finally:
-            await conn.close()
+    def every_runner_told_to_wait() -> bool:
+        # Each runner has one report in flight while Postgres is down.
+        told = [n for n in answers.unavailable.values() if n >= TOLD_TO_WAIT]
+        return len(told) >= RUNNERS
 
     runners = [asyncio.create_task(runner(n)) for n in range(RUNNERS)]
     try:
-        # A stream under way: every runner has been stored at least once.
-        while await stored() < 2 * RUNNERS:
-            await asyncio.sleep(0.05)
+        # A stream under way: as many reports stored as twice the runners.
+        await answers.until(lambda: answers.stored >= 2 * RUNNERS)
         await asyncio.to_thread(postgres.stop)
-        await asyncio.sleep(OUTAGE_S)  # the outage itself, not a wait for something
+        await answers.until(every_runner_told_to_wait)
         await asyncio.to_thread(postgres.start)
         restarted.set()
         await asyncio.gather(*runners)
@@ -178,9 +209,9 @@ async def test_a_postgres_restart_loses_and_doubles_no_report(
 
 
 async def test_while_postgres_is_down_the_answer_is_503_with_retry_after(
-    postgres: ThrowawayPostgres, service: tuple[str, web.Application]
+    postgres: ThrowawayPostgres, service: tuple[str, web.Application, Answers]
 ) -> None:
-    url, _ = service
+    url, _, _ = service
     await asyncio.to_thread(postgres.stop)
     body, headers = signed(make_report(), REPORT_SECRET)
     async with aiohttp.ClientSession() as session:

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from gidgethub import sansio
 
+from heatmeter import webhooks
 from heatmeter.jobs.model import job_from_payload
 from heatmeter.jobs.store import record_job
 from heatmeter.reports.schema import parse_report
-from heatmeter.reports.store import store_report
 from heatmeter.reports.trust import Reporter
+from heatmeter.reports.upsert import store_reports
 from heatmeter.tasks.definitions import define_task
 from heatmeter.tasks.store import add_task_definition, list_task_definitions
 
 from .reports import make_report
 from .support.clock import ago, iso, start_of_day
-from .test_webhooks import deliver, report
+from .test_webhooks import START, completed_job, deliver, report
 from .webhooks import payload
 
 FIXTURE = "workflow_job.completed.success.with-organization"
 REPOSITORY = "Codertocat/Hello-World"  # the fixture's repository
 RUNNER = "GitHub Actions 5"  # the fixture's runner
 SHA = "3484a3fb816e0859fd6e1cea078d76385ff50625"  # the fixture's head commit
+HMAC = Reporter("hmac")
 
 STEP_ROWS = """
 SELECT task, kind, job, step_id, outcome, duration_ms, source, auth_method, closed_by, job_id,
@@ -241,21 +245,20 @@ async def test_an_action_report_and_a_job_step_in_flight_together_count_once(
     run attempt makes the second wait, then see the first's row."""
     await define(db, "lint", kind="other", step="Run Rubocop")
     job = job_from_payload(REPOSITORY, job_payload()["workflow_job"])
-    report = parse_report(
-        make_report(
-            repository=REPOSITORY, run_id=job.run_id, task="lint", kind="other", job="lint",
-            runner_name=RUNNER, pull_request=None, started_at="2021-08-05T10:35:00+00:00",
-            finished_at="2021-08-05T10:35:05+00:00", duration_ms=5000,
-        ),
-        now=datetime(2021, 8, 6, tzinfo=UTC),  # the job of the 2021 fixture payload
+    body = make_report(
+        repository=REPOSITORY, run_id=job.run_id, task="lint", kind="other", job="lint",
+        runner_name=RUNNER, pull_request=None, started_at="2021-08-05T10:35:00+00:00",
+        finished_at="2021-08-05T10:35:05+00:00", duration_ms=5000,
     )  # fmt: skip
+    # The job of the 2021 fixture payload.
+    report = parse_report(body, now=datetime(2021, 8, 6, tzinfo=UTC))
     definitions = await list_task_definitions(db)
 
     async def step_row(conn: asyncpg.Connection) -> None:
         await record_job(conn, job, definitions, source="job_step")
 
     async def action_row(conn: asyncpg.Connection) -> None:
-        await store_report(conn, report, Reporter("hmac"))
+        await store_reports(conn, [(report, json.dumps(body), HMAC)])
 
     write = {"action": action_row, "job_step": step_row}
     second = "job_step" if first == "action" else "action"
@@ -290,15 +293,18 @@ async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
         "repository": REPOSITORY, "run_id": 7, "task": "lint", "kind": "other",
         "pull_request": None, "sha": None, "ref": None,
     }  # fmt: skip
-    first = parse_report(make_report(**fields, step="a"))
-    second = parse_report(make_report(**fields, step="b"))
+    first, second = (make_report(**fields, step=step) for step in "ab")
+
+    async def store(conn: asyncpg.Connection, body: dict) -> None:
+        await store_reports(conn, [(parse_report(body), json.dumps(body), HMAC)])
+
     one, two = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
     try:
         async with one.transaction():
-            await store_report(one, first, Reporter("hmac"))
+            await store(one, first)
             # Same run attempt, first still uncommitted: the shared lock lets it through
             # (the timeout only turns a hang into a failure).
-            await asyncio.wait_for(store_report(two, second, Reporter("hmac")), timeout=30)
+            await asyncio.wait_for(store(two, second), timeout=30)
     finally:
         await one.close()
         await two.close()
@@ -316,3 +322,31 @@ async def test_reports_never_wait_for_each_other_and_batches_hold_bounded_locks(
         """
     )
     assert await db.fetchval("SELECT count(*) FROM task_runs") == 8002
+
+
+async def test_a_finished_job_closes_what_it_left_open_and_records_its_steps_in_one_handler(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    # One handler: gidgethub's Router keeps handlers in a set, so two handlers of one
+    # event would run in an order nobody chose.
+    completed, in_the_job = completed_job("failure")
+    event = sansio.Event(completed, event="workflow_job", delivery_id="1")
+    assert len(webhooks.router.fetch(event)) == 1
+
+    await define(db, "lint", kind="other", step="Run Rubocop")
+    await define(db, "audit", kind="other", step="Run Bundle Audit")
+    # The action started two tasks in this job and finished neither: one of them is also
+    # a step the definitions match, where the action's run wins.
+    await report(client, **in_the_job, **START, task="deploy", step="deploy-1")
+    await report(client, **in_the_job, **START, task="lint", kind="other", step="lint-1")
+
+    status, _ = await deliver(client, "workflow_job", completed)
+    assert status == 200
+    rows = await db.fetch(
+        "SELECT task, source, outcome, closed_by FROM task_runs ORDER BY task, source"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("audit", "job_step", "success", "job_step"),
+        ("deploy", "action", "failure", "workflow_job"),
+        ("lint", "action", "failure", "workflow_job"),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -47,6 +48,26 @@ async def test_a_replayed_report_stores_nothing_new(
     assert await again.json() == {"id": first["id"], "duplicate": True}
     row = await db.fetchrow("SELECT count(*) AS n, max(duration_ms) AS ms FROM task_runs")
     assert (row["n"], row["ms"]) == (1, 42_000)
+
+
+@pytest.mark.parametrize("offset", [-(19 * 60 + 26), 23 * 60 + 59])
+async def test_any_offset_rfc_3339_allows_is_stored_as_the_instant_it_names(
+    client: TestClient, db: asyncpg.Connection, offset: int
+) -> None:
+    # RFC 3339 allows offsets to ±23:59; Postgres reads ±15:59 at most from text. The
+    # service hands Postgres the instant, in UTC.
+    zone = timezone(timedelta(minutes=offset))
+    started = datetime.fromisoformat(make_report()["started_at"]) - timedelta(days=1)
+    report = make_report(
+        started_at=started.astimezone(zone).isoformat(),
+        finished_at=(started + timedelta(seconds=42)).astimezone(zone).isoformat(),
+    )
+    response = await post(client, report)
+    assert response.status == 202, await response.text()
+    row = await db.fetchrow("SELECT started_at, finished_at FROM task_runs")
+    assert (row["started_at"], row["finished_at"]) == (started, started + timedelta(seconds=42))
+    again = await post(client, report)
+    assert (await again.json())["duplicate"] is True
 
 
 async def test_start_then_finish_completes_one_row(

@@ -19,6 +19,7 @@ from .appkeys import (
     pool_key,
     report_writer_key,
     settings_key,
+    unverified_bodies_key,
 )
 from .db.connections import create_pool
 from .db.supervisor import Supervised, supervise
@@ -34,13 +35,14 @@ from .outbox.kind import Context, has_github_app
 from .outbox.registry import KINDS
 from .outbox.worker import OutboxWorker, lease_for
 from .reports import routes as reports
-from .reports.batches import ReportWriter
 from .reports.trust import OidcVerifier
+from .reports.writer import ReportWriter
 from .rollups import RollupRefresher
 from .scorecard import routes as scorecard
 from .settings import Settings
 from .webhooks import retention
 from .webhooks import routes as webhooks
+from .webhooks.unverified import UnverifiedBodies
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +62,10 @@ def create_app(settings: Settings, *, embedded: Supervised | None = None) -> web
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded one)")
     app = web.Application(middlewares=[request_context], client_max_size=MAX_REQUEST_BYTES)
     app[settings_key] = settings
-    app[metrics_key] = prometheus.ServiceMetrics()
+    metrics = app[metrics_key] = prometheus.ServiceMetrics()
+    app[unverified_bodies_key] = UnverifiedBodies(
+        settings.webhook_unverified_bodies, metrics.webhook_bodies_unverified
+    )
     if embedded is not None:
         app.cleanup_ctx.append(_supervisor(embedded))
     app.cleanup_ctx.append(_database_pool)

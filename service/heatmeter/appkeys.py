@@ -13,8 +13,9 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .github.client import GitHubClient
     from .prometheus import ServiceMetrics
-    from .reports.batches import ReportWriter
     from .reports.trust import OidcVerifier
+    from .reports.writer import ReportWriter
+    from .webhooks.unverified import UnverifiedBodies
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
@@ -24,3 +25,4 @@ metrics_key: web.AppKey[ServiceMetrics] = web.AppKey("metrics")
 report_writer_key: web.AppKey[ReportWriter] = web.AppKey("report_writer")
 # None when neither a GitHub App nor a token is configured: reports are stored, no comments.
 github_key: web.AppKey[GitHubClient | None] = web.AppKey("github")
+unverified_bodies_key: web.AppKey[UnverifiedBodies] = web.AppKey("unverified_bodies")

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
 import structlog
 
 from . import clock
 from .backfill import command as backfill_command
 from .db.connections import DatabaseUnreachable, connect
-from .db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from .db.embedded import EmbeddedPostgresError, database, database_and_server
 from .demo.history import DEMO_ORG as DEMO_ORG_NAME
 from .demo.store import Written
 from .logs import configure_logging
@@ -30,26 +28,6 @@ from .settings import Settings, SettingsError
 from .tasks import commands as tasks_commands
 
 log = structlog.get_logger("heatmeter")
-
-
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
-    """Settings with a usable DATABASE_URL: the one given, or an embedded server's."""
-    with database_and_server(settings) as (ready, _):
-        yield ready
-
-
-@contextlib.contextmanager
-def database_and_server(settings: Settings) -> Iterator[tuple[Settings, EmbeddedPostgres | None]]:
-    """As ``database``, with the embedded server when there is one, for the service to keep
-    running."""
-    if settings.database_url is not None:
-        yield settings, None
-        return
-    from .db.embedded import embedded_postgres
-
-    with embedded_postgres(settings.data_dir) as embedded:
-        yield replace(settings, database_url=embedded.dsn), embedded
 
 
 async def _migrate(dsn: str) -> list[str]:

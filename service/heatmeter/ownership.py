@@ -20,7 +20,7 @@ The rule, in order (``claim`` decides it for one run and one PR):
 Several PRs may claim one run (two PRs from one branch to different bases): a claim by
 head commit beats one by branch, then the most recently updated PR wins.
 
-Callers: ``reports.store`` for each report, ``webhooks.pull_requests`` when a PR is
+Callers: ``reports.upsert`` for each report, ``webhooks.pull_requests`` when a PR is
 opened or pushed (runs that arrived before it), ``webhooks.workflow_runs`` when a run
 completes, and anything else that records task runs (job steps from ``workflow_job``):
 

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from .appkeys import metrics_key, pool_key
-from .http.errors import DATABASE_DOWN
+from .db.connections import DATABASE_DOWN
 
 routes = web.RouteTableDef()
 
@@ -122,6 +122,11 @@ class ServiceMetrics:
             "heatmeter_comment_outbox_oldest_seconds", "Age of the oldest waiting comment",
             registry=self.registry,
         )  # fmt: skip
+        self.webhook_bodies_unverified = Gauge(
+            "heatmeter_webhook_bodies_unverified",
+            "Webhook bodies being read whose signature is not checked yet",
+            registry=self.registry,
+        )
         self.database_up = Gauge(
             "heatmeter_database_up", "1 when Postgres answered the last scrape",
             registry=self.registry,

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import structlog
 
-from .http.errors import DATABASE_DOWN
+from .db.connections import DATABASE_DOWN
 
 log = structlog.get_logger(__name__)
 

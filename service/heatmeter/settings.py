@@ -50,6 +50,9 @@ class Settings:
     # body and stalls loses its connection then (408). GitHub gives up on a webhook after
     # 10 s, so no delivery worth having takes longer.
     body_timeout_s: float = 10.0
+    # How many webhook bodies may be read at once before their signature is checked; past
+    # it, 503 at once. Each may be up to 25 MB (webhooks/unverified.py).
+    webhook_unverified_bodies: int = 8
     # Default-branch runs a task needs before a PR's figures are compared with them.
     min_baseline_runs: int = DEFAULT_MIN_BASELINE_RUNS
     log_format: str = "auto"
@@ -148,6 +151,9 @@ class Settings:
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
             body_timeout_s=number("HEATMETER_BODY_TIMEOUT", cls.body_timeout_s, float),
+            webhook_unverified_bodies=int(
+                number("HEATMETER_WEBHOOK_UNVERIFIED_BODIES", cls.webhook_unverified_bodies)
+            ),
             rollup_interval_s=number("HEATMETER_ROLLUP_INTERVAL", cls.rollup_interval_s, float),
             min_baseline_runs=int(min_baseline_runs),
             log_format=log_format,
@@ -174,6 +180,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.outbox_max_refusals < 1:
             raise SettingsError("HEATMETER_OUTBOX_MAX_REFUSALS must be at least 1")
+        if self.webhook_unverified_bodies < 1:
+            raise SettingsError("HEATMETER_WEBHOOK_UNVERIFIED_BODIES must be at least 1")
         if self.webhook_retention_s <= self.delivery_lookback_s:
             # Else the sweeper could see a delivery that was handled but already forgotten,
             # and have GitHub send it again: its effects would happen twice.

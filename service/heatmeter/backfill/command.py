@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from ..db.embedded import database
 from ..settings import Settings
 
 DEFAULT_SINCE = "90d"
@@ -67,7 +68,6 @@ def parse_since(value: str, now: datetime) -> datetime:
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     # Imported here: PyGithub takes a third of a second to import, which no other
     # command should pay.
-    from ..cli import database
     from .github import GitHubAccess, NoCredentials
     from .progress import final_count
     from .run import backfill_database

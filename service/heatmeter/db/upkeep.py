@@ -9,7 +9,7 @@ from datetime import timedelta
 import asyncpg
 import structlog
 
-from ..http.errors import DATABASE_DOWN
+from .connections import DATABASE_DOWN
 
 log = structlog.get_logger(__name__)
 

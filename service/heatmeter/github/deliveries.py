@@ -23,7 +23,7 @@ import asyncpg
 import gidgethub.aiohttp
 import structlog
 
-from ..http.errors import DATABASE_DOWN
+from ..db.connections import DATABASE_DOWN
 from .client import GitHubClient, GitHubRefused, GitHubUnavailable
 
 log = structlog.get_logger(__name__)

@@ -1,32 +1,13 @@
-"""JSON error answers, reading a body within bounds, and the failures meaning "database away"."""
+"""JSON error answers, and reading a body within bounds."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-# Failures that mean "Postgres is not there right now": the client should retry later.
-# OSError is here for connection failures; a client that hangs up mid-body raises one
-# too, which is why `read_body` turns those into `ClientError` before they get this far.
-DATABASE_DOWN = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    # The server shutting down, or resetting after a crash, ends every session with these.
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    # asyncpg's own confusion when the server vanishes mid-statement ("cannot switch to
-    # state ..."), seen when the postmaster is killed. Retrying is safe: every write is
-    # idempotent (a report's key, a delivery's id).
-    asyncpg.InternalClientError,
-)
 RETRY_AFTER_S = 5
 # The ``error`` code of an answer made by `json_error`, for the middleware's counter.
 ERROR_CODE = web.ResponseKey("error", str)
@@ -64,14 +45,14 @@ async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes
     when Content-Length says so), not all there within ``timeout_s`` seconds (408), or cut
     off by the client (400)."""
     if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout_s):
             async for chunk in request.content.iter_chunked(64 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise _too_large(limit)
+                    raise body_too_large(limit)
                 chunks.append(chunk)
     except TimeoutError:
         detail = f"the body did not arrive within {timeout_s:g} s"
@@ -85,7 +66,10 @@ async def read_body(request: web.Request, limit: int, timeout_s: float) -> bytes
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> ClientError:
-    # Closed rather than drained: the rest of an oversized body is never read.
+def body_too_large(limit: int) -> ClientError:
+    """The refusal of a body over ``limit`` bytes, declared or sent.
+
+    Closed rather than drained: the rest of an oversized body is never read.
+    """
     detail = f"the body is larger than {limit} bytes"
     return ClientError(413, "request_entity_too_large", detail, close=True)

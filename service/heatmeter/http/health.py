@@ -7,8 +7,9 @@ from functools import cache
 from aiohttp import web
 
 from ..appkeys import pool_key
+from ..db.connections import DATABASE_DOWN
 from ..db.migrations import Migration, load_migrations, pending_count
-from .errors import DATABASE_DOWN, RETRY_AFTER_S
+from .errors import RETRY_AFTER_S
 
 routes = web.RouteTableDef()
 

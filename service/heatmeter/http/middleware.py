@@ -12,7 +12,8 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key
-from .errors import CLOSE_CONNECTION, DATABASE_DOWN, ERROR_CODE, ClientError, json_error
+from ..db.connections import DATABASE_DOWN
+from .errors import CLOSE_CONNECTION, ERROR_CODE, ClientError, json_error
 
 log = structlog.get_logger(__name__)
 

@@ -9,6 +9,7 @@ import asyncpg
 
 from ..outbox.comment import request_comments
 from ..ownership import owning_pull_request
+from ..task_runs import COLUMN_LIST, ON_KEY_CONFLICT, placeholders, values_in_order
 from ..tasks.definitions import TaskDefinition
 from .model import Job
 from .steps import queue_time, step_runs
@@ -34,18 +35,11 @@ RETURNING job_id
 # Runs of the same step seen twice (a redelivery, the webhook then the backfill) share
 # their idempotency key, so the second changes nothing. A row the action already reported
 # is not inserted at all (the trigger returns NULL), which RETURNING shows as no row.
-INSERT_STEP_RUN = """
-INSERT INTO task_runs (
-    repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
-    finished_at, duration_ms, outcome, sha, ref, head_ref, pull_request, event_name,
-    runner_name, auth_method, closed_by, source, job_id
-) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    'job_step', $20, $21
-)
-ON CONFLICT ON CONSTRAINT task_runs_idempotency DO NOTHING
+INSERT_STEP_RUN = f"""
+INSERT INTO task_runs ({COLUMN_LIST}) VALUES ({placeholders()})
+{ON_KEY_CONFLICT} DO NOTHING
 RETURNING pull_request
-"""
+"""  # noqa: S608 (built from heatmeter.task_runs' constants, no input)
 
 # A commit that is the head of an open PR from a fork is the fork's, whatever its branch
 # is called: a fork's `main` is not our default branch. workflow_job payloads do not say
@@ -97,30 +91,34 @@ async def record_job(
     stored = 0
     prs: set[int] = set()
     for run in runs:
-        inserted = await conn.fetchrow(
-            INSERT_STEP_RUN,
-            job.repository,
-            job.workflow or "",
-            job.run_id,
-            job.run_attempt,
-            job.name,
-            run.task,
-            run.kind,
-            run.step_id,
-            run.started_at,
-            run.finished_at,
-            run.duration_ms,
-            run.outcome,
-            job.head_sha,
-            ref,
-            job.head_branch,
-            pull_request,
-            job.event,
-            job.runner_name,
-            auth_method,
-            source,
-            job.id,
-        )
+        # By name: a column task_runs gains is NULL for job steps until they know it.
+        # A step has no exit code, runner OS (GitHub names only the runner), actor or
+        # version of its own.
+        step_run = {
+            "repository": job.repository,
+            "workflow": job.workflow or "",
+            "run_id": job.run_id,
+            "run_attempt": job.run_attempt,
+            "job": job.name,
+            "task": run.task,
+            "kind": run.kind,
+            "step_id": run.step_id,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "duration_ms": run.duration_ms,
+            "outcome": run.outcome,
+            "sha": job.head_sha,
+            "ref": ref,
+            "head_ref": job.head_branch,
+            "pull_request": pull_request,
+            "event_name": job.event,
+            "runner_name": job.runner_name,
+            "auth_method": auth_method,
+            "closed_by": "job_step",
+            "source": source,
+            "job_id": job.id,
+        }
+        inserted = await conn.fetchrow(INSERT_STEP_RUN, *values_in_order(step_run))
         if inserted is not None:
             stored += 1
             if inserted["pull_request"] is not None:

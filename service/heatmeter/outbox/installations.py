@@ -15,9 +15,9 @@ import asyncpg
 import structlog
 
 from .. import installations as store
+from ..db.connections import DATABASE_DOWN
 from ..github.credentials import AppAuth
 from ..github.installations import list_installations
-from ..http.errors import DATABASE_DOWN
 from . import queue
 from .kind import Context, Kind, has_github_app
 from .queue import Item

@@ -8,8 +8,8 @@ from typing import Any
 
 import structlog
 
+from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubRefused, GitHubUnavailable
-from ..http.errors import DATABASE_DOWN
 from . import queue
 from .kind import Context, Gone, Kind, Outage, Refusal
 from .queue import Item

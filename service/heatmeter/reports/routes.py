@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
 
 from ..appkeys import metrics_key, oidc_key, report_writer_key, settings_key
-from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
+from ..db.connections import DATABASE_DOWN
+from ..http.errors import ClientError, json_error, read_body
 from ..http.jsonbody import JsonBodyError, decode_json
 from ..http.middleware import add_to_request_log
 from .schema import MAX_DEPTH, ReportError, parse_report
@@ -72,7 +74,10 @@ async def _receive(request: web.Request) -> tuple[web.Response, str]:
 
     # Postgres reads the fields from this document, so it gets the values as validated,
     # not the body as sent: `2.0` or `4.2e4` are the integers 2 and 42000 to the schema,
-    # and `'2.0'::integer` would fail there.
+    # and `'2.0'::integer` would fail there. Timestamps go as the instants parsed, in UTC:
+    # RFC 3339 allows offsets up to ±23:59, Postgres reads ±15:59 at most, and nine
+    # fraction digits would be rounded there but truncated here.
+    data = {**data, **{name: _utc(getattr(report, name)) for name in TIMESTAMPS}}
     document = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     stored = await request.app[report_writer_key].store(report, document, reporter)
     # One log line per request: the middleware's, which carries these.
@@ -95,3 +100,10 @@ async def _authenticate(request: web.Request, body: bytes) -> Reporter:
         return await request.app[oidc_key].verify(token.strip())
     settings = request.app[settings_key]
     return verify_signature(settings.report_secret, request.headers.get(SIGNATURE_HEADER), body)
+
+
+TIMESTAMPS = ("started_at", "finished_at")
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()

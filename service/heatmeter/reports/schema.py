@@ -10,7 +10,7 @@ import fastjsonschema
 from jsonschema import Draft202012Validator
 
 from .. import clock
-from ..http.schemas import (
+from ..http.field_schemas import (
     INT32_MAX,
     INT64_MAX,
     REPOSITORY_PATTERN,

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from ..db.connections import connect
+from ..db.embedded import database
 from ..settings import Settings
 from .definitions import KINDS, DefinitionError, TaskDefinition, define_task
 from .store import (
@@ -144,8 +145,6 @@ def _describe(definition: TaskDefinition) -> str:
 
 def _with_database(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """Run ``work`` on the database `make run` uses (migrated first), and return its result."""
-    # Imported here: cli imports this module to build its parser.
-    from ..cli import database
     from ..db.migrations import migrate
 
     async def run(dsn: str) -> T:

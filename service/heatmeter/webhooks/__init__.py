@@ -5,7 +5,6 @@ from gidgethub import routing
 from . import (
     installations,
     issue_comments,
-    job_steps,
     ping,
     pull_requests,
     repositories,
@@ -16,7 +15,6 @@ from . import (
 router = routing.Router(
     installations.router,
     issue_comments.router,
-    job_steps.router,
     ping.router,
     pull_requests.router,
     repositories.router,

@@ -9,7 +9,7 @@ from gidgethub import routing, sansio
 
 from ..happiness import ratings
 from ..happiness.responses import RatingComment
-from ..http.schemas import INT32_MAX, TEXT_PATTERN, TIMESTAMP_PATTERN
+from ..http.field_schemas import INT32_MAX, TEXT_PATTERN, TIMESTAMP_PATTERN
 from .payloads import (
     OPTIONAL_TIMESTAMP,
     REPOSITORY,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator
 
-from ..http.schemas import (
+from ..http.field_schemas import (
     INT64_MAX,
     REPOSITORY_PATTERN,
     SHA_PATTERN,

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from ..http.schemas import INT32_MAX
+from ..http.field_schemas import INT32_MAX
 from ..outbox.comment import request_comment
 from ..ownership import PullRequestFacts, attach_runs_to_pull_request
 from .payloads import (

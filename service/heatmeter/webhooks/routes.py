@@ -1,24 +1,37 @@
-"""POST /webhooks/github: check headers and signature, validate the payload, record it once."""
+"""POST /webhooks/github: check headers and signature, validate the payload, record it once.
+
+The refusals come in a fixed order, each before anything costlier: not configured (503),
+then from the headers alone (415 content type, 400 event name, 400 delivery id, 401
+signature header, 413 declared size), then, holding one of a bounded number of places
+for unverified bodies (503 when none is free; see unverified.py), the body is read (408,
+413, 400) and its signature checked by gidgethub (401). Only a verified body is decoded
+(400) and checked against the fields its handlers read (400).
+
+gidgethub's ``validate_event`` checks the signature; its ``Event.from_http`` is not used
+because it decodes the body with an unbounded ``json.loads`` (http/jsonbody.py says
+what that lets through) and takes form-encoded and SHA-1-signed deliveries, which a
+GitHub App configured for JSON never sends.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
-from gidgethub import sansio
+from gidgethub import ValidationFailure, sansio
 
-from ..appkeys import github_key, metrics_key, pool_key, settings_key
+from ..appkeys import github_key, metrics_key, pool_key, settings_key, unverified_bodies_key
+from ..db.connections import DATABASE_DOWN
 from ..github.client import GitHubClient
 from ..github.credentials import AppAuth
-from ..http.errors import DATABASE_DOWN, ClientError, json_error, read_body
+from ..http.errors import CLOSE_CONNECTION, ClientError, body_too_large, json_error, read_body
+from ..http.field_schemas import explain
 from ..http.jsonbody import JsonBodyError, decode_json
-from ..http.schemas import explain
 from . import router
 from .payloads import ENVELOPE_VALIDATOR, MAX_DEPTH, installation_id, validator_of
+from .unverified import TooManyUnverifiedBodies
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
@@ -70,18 +83,27 @@ async def _receive(request: web.Request, delivery: _Delivery) -> web.Response:
     if settings.webhook_secret is None:
         delivery.result = "not_configured"
         detail = "set GITHUB_WEBHOOK_SECRET to receive webhooks"
-        return json_error(503, "webhooks_not_configured", detail)
+        return _unread(json_error(503, "webhooks_not_configured", detail))
     # Everything that can be refused from the headers is, before a byte of the body is read.
     refusal = _check_headers(request)
     if refusal is not None:
         delivery.result = "bad_signature" if refusal.status == 401 else "rejected"
         log.info("webhook refused", error=refusal.error, detail=refusal.detail)
-        return json_error(refusal.status, refusal.error, refusal.detail)
-    body = await read_body(request, MAX_PAYLOAD_BYTES, settings.body_timeout_s)
-    expected = (
-        "sha256=" + hmac.new(settings.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
-    )
-    if not hmac.compare_digest(expected, request.headers["X-Hub-Signature-256"]):
+        return _unread(json_error(refusal.status, refusal.error, refusal.detail))
+    try:
+        with request.app[unverified_bodies_key].place():
+            body = await read_body(request, MAX_PAYLOAD_BYTES, settings.body_timeout_s)
+            sansio.validate_event(
+                body,
+                signature=request.headers["X-Hub-Signature-256"],
+                secret=settings.webhook_secret,
+            )
+    except TooManyUnverifiedBodies as exc:
+        delivery.result = "busy"
+        log.warning("webhook refused: too many unverified bodies", detail=str(exc))
+        detail = "too many webhook bodies are being read at once; retry later"
+        return _unread(json_error(503, "webhooks_busy", detail))
+    except ValidationFailure:
         delivery.result = "bad_signature"
         log.info("webhook refused", error="bad_signature")
         return json_error(401, "bad_signature", "X-Hub-Signature-256 does not match the body")
@@ -129,6 +151,13 @@ async def _receive(request: web.Request, delivery: _Delivery) -> web.Response:
     return web.json_response(answer)
 
 
+def _unread(response: web.Response) -> web.Response:
+    """An answer given before the body was read: the connection is closed after it, not
+    drained (aiohttp would otherwise read and discard the body for up to 10 s)."""
+    response[CLOSE_CONNECTION] = True
+    return response
+
+
 def _check_headers(request: web.Request) -> ClientError | None:
     if request.content_type != "application/json":
         detail = "GitHub App webhooks are application/json"
@@ -142,6 +171,9 @@ def _check_headers(request: web.Request) -> ClientError | None:
     if not SIGNATURE.fullmatch(request.headers.get("X-Hub-Signature-256", "")):
         detail = "X-Hub-Signature-256 must be sha256=<64 hex digits> of the body"
         return ClientError(401, "bad_signature", detail)
+    if request.content_length is not None and request.content_length > MAX_PAYLOAD_BYTES:
+        # read_body says the same; said here, the body takes no place among the unverified.
+        return body_too_large(MAX_PAYLOAD_BYTES)
     return None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from ..http.schemas import INT32_MAX
+from ..http.field_schemas import INT32_MAX
 from ..outbox.comment import request_comments
 from ..ownership import BRANCH_PREFIX, PullRequestFacts, RunFacts, attach_workflow_run
 from .payloads import (

@@ -1,4 +1,4 @@
-"""Group commit: reports that arrive together are stored by one statement and one commit.
+"""The one way a report reaches task_runs: a group commit, a statement per batch.
 
 Each request hands its report to a `ReportWriter` and waits for the commit that stores
 it, so a 202 still means "durably stored". While one batch is being written, the
@@ -9,8 +9,9 @@ PR's outbox row locked once per batch, not once per report), in a single round t
 committed on its own.
 
 A batch that fails as a whole (a row Postgres refuses, a deadlock with a concurrent
-writer) is written again one report at a time, so a bad report fails alone; when the
-database is away, every report of the batch gets that error (a 503).
+writer) is written again one report at a time, each as a batch of one by the same
+statement, so a bad report fails alone; when the database is away, every report of the
+batch gets that error (a 503).
 """
 
 from __future__ import annotations
@@ -24,83 +25,12 @@ from typing import Any
 import asyncpg
 import structlog
 
-from ..http.errors import DATABASE_DOWN
-from ..outbox import comment
-from ..outbox.queue import ASK_AGAIN
-from ..ownership import RunFacts, owning_pull_requests
+from ..db.connections import DATABASE_DOWN
 from .schema import Report
-from .store import FINISH_OVER_START, Stored, store_report
 from .trust import Reporter
+from .upsert import Stored, store_reports
 
 log = structlog.get_logger(__name__)
-
-# The batch travels as one JSON array of the reports' own bodies (already validated
-# against the schema) beside an array of how each was authenticated: Postgres takes the
-# fields apart, and the service encodes nothing per report.
-_INPUT = """
-ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[]), unnest($3::integer[]))
-    WITH ORDINALITY AS j(d, auth_method, pull_request, ord)
-"""
-_FIELDS = """
-j.ord, j.auth_method,
-d->>'repository' AS repository, d->>'workflow' AS workflow,
-(d->>'run_id')::bigint AS run_id, (d->>'run_attempt')::integer AS run_attempt,
-d->>'job' AS job, d->>'task' AS task, d->>'kind' AS kind, d->>'step' AS step_id,
-(d->>'started_at')::timestamptz AS started_at, (d->>'finished_at')::timestamptz AS finished_at,
-(d->>'duration_ms')::bigint AS duration_ms, d->>'outcome' AS outcome,
-(d->>'exit_code')::integer AS exit_code, d->>'sha' AS sha, d->>'ref' AS ref,
-d->>'head_ref' AS head_ref, j.pull_request,
-d->>'event_name' AS event_name, d->>'runner_os' AS runner_os,
-d->>'runner_name' AS runner_name, d->>'actor' AS actor, d->>'version' AS version,
-d->>'phase' = 'finish' AS finish
-"""
-_COLUMNS = """
-repository, workflow, run_id, run_attempt, job, task, kind, step_id, started_at,
-finished_at, duration_ms, outcome, exit_code, sha, ref, head_ref, pull_request,
-event_name, runner_os, runner_name, actor, auth_method, closed_by, version
-"""
-_KEY = "repository, run_id, run_attempt, job, task, step_id, started_at"
-
-# The same rules as store.py's INSERT_START / UPSERT_FINISH and the outbox's
-# REQUEST, for many reports at once; each report's pull request is decided
-# beforehand by heatmeter.ownership's rule (the third array). Rows are written in key order, so
-# two batches in flight take their locks in the same order. Reports stored (not
-# duplicates) get their id; a duplicate's id is looked up afterwards (SELECT_IDS).
-STORE_BATCH = f"""
-WITH input AS (
-    SELECT {_FIELDS} FROM {_INPUT}
-), starts AS (
-    INSERT INTO task_runs ({_COLUMNS})
-    SELECT {_COLUMNS.replace("closed_by", "NULL")} FROM input WHERE NOT finish ORDER BY {_KEY}
-    ON CONFLICT ON CONSTRAINT task_runs_idempotency DO NOTHING
-    RETURNING id, {_KEY}
-), finishes AS (
-    INSERT INTO task_runs ({_COLUMNS})
-    SELECT {_COLUMNS.replace("closed_by", "'report'")} FROM input WHERE finish ORDER BY {_KEY}
-    ON CONFLICT ON CONSTRAINT task_runs_idempotency DO UPDATE SET {FINISH_OVER_START}
-    RETURNING id, {_KEY}
-), stored AS (
-    SELECT i.ord, s.id, i.repository, i.pull_request
-    FROM (SELECT * FROM starts UNION ALL SELECT * FROM finishes) AS s
-    JOIN input AS i USING ({_KEY})
-), asked AS (
-    INSERT INTO outbox (kind, key, requests)
-    SELECT '{comment.NAME}', {comment.KEY_SQL}, count(*) FROM stored
-    WHERE pull_request IS NOT NULL
-    GROUP BY repository, pull_request
-    ORDER BY repository, pull_request
-    ON CONFLICT (kind, key) DO UPDATE SET {ASK_AGAIN}
-)
-SELECT ord, id FROM stored
-"""  # noqa: S608 (built from this module's own constants, no input)
-
-# The ids of the batch's duplicates (by position), read with the same parsing.
-SELECT_IDS = f"""
-SELECT k.ord, t.id
-FROM (SELECT {_FIELDS} FROM {_INPUT}) AS k
-JOIN task_runs AS t USING ({_KEY})
-WHERE k.ord = ANY($4::bigint[])
-"""  # noqa: S608 (built from this module's own constants, no input)
 
 MAX_BATCH = 500
 # Two batches in flight: one is committing (waiting on the WAL flush) while the next
@@ -118,39 +48,6 @@ def _key(report: Report) -> tuple[Any, ...]:
         report.step,
         report.started_at,
     )
-
-
-async def store_batch(
-    conn: asyncpg.Connection, items: list[tuple[Report, str, Reporter]]
-) -> list[Stored]:
-    """Store reports with distinct keys in one statement; their answers, in order.
-
-    Each item is a report, its validated JSON body and who sent it. Autocommit: the
-    statement is its own transaction.
-    """
-    owners = await owning_pull_requests(
-        conn,
-        [
-            (
-                r.repository,
-                RunFacts(r.sha, r.ref, r.head_ref, r.event_name, r.pull_request, r.started_at),
-            )
-            for r, _, _ in items
-        ],
-    )
-    documents = "[" + ",".join(document for _, document, _ in items) + "]"
-    methods = [reporter.method for _, _, reporter in items]
-    rows = await conn.fetch(STORE_BATCH, documents, methods, owners)
-    ids: dict[int, int] = {row["ord"]: row["id"] for row in rows}
-    duplicates = [n for n in range(1, len(items) + 1) if n not in ids]
-    found: dict[int, int] = {}
-    if duplicates:
-        rows = await conn.fetch(SELECT_IDS, documents, methods, owners, duplicates)
-        found = {row["ord"]: row["id"] for row in rows}
-    return [
-        Stored(ids[n], False) if n in ids else Stored(found[n], True)
-        for n in range(1, len(items) + 1)
-    ]
 
 
 @dataclass
@@ -258,7 +155,7 @@ class ReportWriter:
     async def _write(self, conn: asyncpg.Connection, batch: list[_Waiting]) -> None:
         self.batches += 1
         try:
-            answers = await store_batch(conn, [(w.report, w.document, w.reporter) for w in batch])
+            answers = await store_reports(conn, [(w.report, w.document, w.reporter) for w in batch])
         except DATABASE_DOWN:
             raise
         except Exception as exc:
@@ -276,7 +173,9 @@ class ReportWriter:
         for waiting in batch:
             try:
                 async with self._pool.acquire() as conn:
-                    answer = await store_report(conn, waiting.report, waiting.reporter)
+                    [answer] = await store_reports(
+                        conn, [(waiting.report, waiting.document, waiting.reporter)]
+                    )
             except Exception as exc:
                 _settle(waiting.answer, exc)
             else:

@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 
 from heatmeter.db.migrations import migrate
-from heatmeter.reports.batches import ReportWriter
 from heatmeter.reports.schema import parse_report
-from heatmeter.reports.store import Stored
 from heatmeter.reports.trust import Reporter
+from heatmeter.reports.upsert import Stored
+from heatmeter.reports.writer import ReportWriter
 
 from .reports import make_report
 
@@ -33,11 +33,13 @@ def queue(writer: ReportWriter, *reports: dict) -> list[asyncio.Task[Stored]]:
     ]
 
 
-async def settle(writer: ReportWriter, tasks: list[asyncio.Task[Stored]]) -> list[Stored]:
+async def settle(
+    writer: ReportWriter, tasks: list[asyncio.Task[Stored]], *, return_exceptions: bool = False
+) -> list[Stored | BaseException]:
     await asyncio.sleep(0)  # let every task hand its report in before the writer looks
     writer.start()
     try:
-        return list(await asyncio.gather(*tasks))
+        return list(await asyncio.gather(*tasks, return_exceptions=return_exceptions))
     finally:
         await writer.stop()
 
@@ -146,12 +148,7 @@ async def test_a_row_postgres_refuses_fails_alone(create_database: Callable[[], 
                 make_report(run_id=2, repository="octo/bad"),
                 make_report(run_id=3),
             )
-            await asyncio.sleep(0)
-            writer.start()
-            try:
-                done = await asyncio.gather(*tasks, return_exceptions=True)
-            finally:
-                await writer.stop()
+            done = await settle(writer, tasks, return_exceptions=True)
         assert isinstance(done[1], asyncpg.RaiseError)
         stored = {
             r["run_id"]: r["id"] for r in await conn.fetch("SELECT run_id, id FROM task_runs")
@@ -187,10 +184,5 @@ async def test_an_outage_answers_every_report_of_the_batch_with_it() -> None:
     ) as pool:
         writer = ReportWriter(pool)
         tasks = queue(writer, make_report(run_id=1), make_report(run_id=2))
-        await asyncio.sleep(0)
-        writer.start()
-        try:
-            done = await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            await writer.stop()
+        done = await settle(writer, tasks, return_exceptions=True)
     assert all(isinstance(outcome, OSError) for outcome in done)

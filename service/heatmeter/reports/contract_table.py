@@ -4,7 +4,7 @@ The schema in `reports/schema.py` is the one source of truth: this renders its f
 the Markdown table between the markers in the document, and a test fails when the two
 differ. Regenerate with::
 
-    python -m heatmeter.reports.contract --write docs/report-contract.md
+    python -m heatmeter.reports.contract_table --write docs/report-contract.md
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..http.schemas import (
+from ..http.field_schemas import (
     PATTERN_MEANINGS,
     REPOSITORY_PATTERN,
     SHA_PATTERN,
@@ -81,7 +81,7 @@ def with_table(document: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m heatmeter.reports.contract")
+    parser = argparse.ArgumentParser(prog="python -m heatmeter.reports.contract_table")
     parser.add_argument("--write", type=Path, help="update the table in this Markdown file")
     args = parser.parse_args(argv)
     if args.write is None:
