@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "service"))
 
 from bench._service import postgres  # noqa: E402
-from heatmeter.comments import data  # noqa: E402
 from heatmeter.db.migrations import load_migrations, migrate  # noqa: E402
+from heatmeter.outbox import pull_request_runs  # noqa: E402
 
 REPOSITORIES = 2_000
 TASKS = 50
@@ -252,11 +252,15 @@ async def measure(dsn: str, args: argparse.Namespace) -> list[tuple[str, str, st
         print(f"task_runs: {count} rows, {size} with indexes, {partitions}")
         samples = [tuple(r) for r in await conn.fetch(SAMPLE_PRS, args.samples)]
         # The comment's data: all of load_summaries, as the worker runs it.
-        await data.load_summaries(conn, *samples[0], web_url="https://github.com")  # warm
+        await pull_request_runs.load_summaries(
+            conn, *samples[0], web_url="https://github.com"
+        )  # warm
         per_pr = []
         for repository, pr in samples:
             started = time.perf_counter()
-            await data.load_summaries(conn, repository, pr, web_url="https://github.com")
+            await pull_request_runs.load_summaries(
+                conn, repository, pr, web_url="https://github.com"
+            )
             per_pr.append((time.perf_counter() - started) * 1000)
         per_pr.sort()
         p95 = per_pr[max(0, int(len(per_pr) * 0.95) - 1)]
@@ -268,19 +272,19 @@ async def measure(dsn: str, args: argparse.Namespace) -> list[tuple[str, str, st
             )
         )
         repository, pr = samples[len(samples) // 2]
-        pr_runs = await conn.fetch(data.SELECT_PR_RUNS, repository, pr)
-        plan = await explain(conn, data.SELECT_PR_RUNS, repository, pr)
+        pr_runs = await conn.fetch(pull_request_runs.SELECT_PR_RUNS, repository, pr)
+        plan = await explain(conn, pull_request_runs.SELECT_PR_RUNS, repository, pr)
         explains.append(("load_summaries: SELECT_PR_RUNS", plan))
         pairs = sorted({(r["task"], r["runner_os"]) for r in pr_runs})
         plan = await explain(
             conn,
-            data.SELECT_BASELINE,
+            pull_request_runs.SELECT_BASELINE,
             repository,
             "refs/heads/main",
             [task for task, _ in pairs],
             [runner_os for _, runner_os in pairs],
-            data.BASELINE_DAYS,
-            data.BASELINE_RUNS_PER_TASK,
+            pull_request_runs.BASELINE_DAYS,
+            pull_request_runs.BASELINE_RUNS_PER_TASK,
         )
         explains.append(("load_summaries: SELECT_BASELINE", plan))
         queries = [

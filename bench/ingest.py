@@ -239,7 +239,7 @@ def _truncate(dsn: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(dsn)
         try:
-            await conn.execute("TRUNCATE task_runs, comment_outbox")
+            await conn.execute("TRUNCATE task_runs, outbox")
         finally:
             await conn.close()
 

@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from heatmeter import clock
-from heatmeter.comments.data import load_summaries
+from heatmeter.outbox.pull_request_runs import load_summaries
 
 from .conftest import REPORT_SECRET
 from .reports import make_report, signed

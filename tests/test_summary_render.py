@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from heatmeter.comments.sticky import MARKER, with_marker
+from heatmeter.outbox.marker import with_marker
+from heatmeter.outbox.sticky import MARKER
 from heatmeter.summary.charts import _axis_top, _time_labels
 from heatmeter.summary.escape import escape_markdown, escape_mermaid_label, safe_https_url
 from heatmeter.summary.metrics import TaskSummary, summarize_task
@@ -73,7 +74,7 @@ def outside_code_fences(text: str) -> str:
 
 
 def test_written_comment_has_the_marker_first_and_once():
-    text = with_marker(render([task(name="<!-- heatmeter:summary -->")]))
+    text = with_marker(MARKER, render([task(name="<!-- heatmeter:summary -->")]))
     assert text.splitlines()[0] == MARKER
     assert text.count(MARKER) == 1
 
@@ -206,7 +207,7 @@ def test_dashboard_link_only_when_https():
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_hostile_names_render_harmlessly(name):
-    text = with_marker(render([task(name, kind=name), task("deploy")]))
+    text = with_marker(MARKER, render([task(name, kind=name), task("deploy")]))
     prose = outside_code_fences(text)
     decoded = html.unescape(prose).replace("\u200b", "")
     # Nothing the user wrote becomes a mention, link, tag, comment or code span ...
@@ -333,7 +334,7 @@ def test_huge_input_stays_under_the_comment_limit():
     ]
     text = render(summaries, dashboard_url="https://dash.example/x")
     assert len(text) <= MAX_COMMENT_CHARS
-    assert with_marker(text).count(MARKER) == 1
+    assert with_marker(MARKER, text).count(MARKER) == 1
     assert "not shown here" in text
     for row in table_rows(text):
         assert row.count("|") == COLUMNS + 1

@@ -22,8 +22,6 @@ from .appkeys import (
     settings_key,
     unverified_bodies_key,
 )
-from .comments.feedback_worker import FeedbackWorker
-from .comments.worker import CommentWorker, lease_for
 from .db.connections import ReadOnlySessions, create_pool
 from .db.supervisor import Supervised, supervise
 from .db.upkeep import keep_history, upkeep
@@ -33,6 +31,10 @@ from .github.credentials import AppAuth, auth_from_settings
 from .github.deliveries import DeliverySweeper
 from .http import health, openapi
 from .http.middleware import request_context
+from .outbox import installations
+from .outbox.kind import Context, has_github_app
+from .outbox.registry import KINDS
+from .outbox.worker import OutboxWorker, lease_for
 from .reports import routes as reports
 from .reports.trust import OidcVerifier
 from .reports.writer import ReportWriter
@@ -69,7 +71,7 @@ def create_app(settings: Settings, *, embedded: Supervised | None = None) -> web
         app.cleanup_ctx.append(_supervisor(embedded))
     app.cleanup_ctx.append(_database_pool)
     app.cleanup_ctx.append(_http_client)
-    app.cleanup_ctx.append(_comment_worker)
+    app.cleanup_ctx.append(_outbox_workers)
     app.cleanup_ctx.append(_webhook_upkeep)
     app.cleanup_ctx.append(_rollup_refresher)
     app.cleanup_ctx.append(_history_upkeep)
@@ -123,52 +125,46 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-async def _comment_worker(app: web.Application) -> AsyncIterator[None]:
+async def _outbox_workers(app: web.Application) -> AsyncIterator[None]:
+    """The GitHub client, and a worker for each kind of outbox item it can perform."""
     settings = app[settings_key]
     session = app[http_key]
     auth = auth_from_settings(settings, session)
+    github = None
     if auth is None:
-        app[github_key] = None
         log.warning(
             "comments are off: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN; "
             "reports are still stored and their comment requests wait in the outbox"
         )
-        yield
-        return
-    github = app[github_key] = GitHubClient(
-        session,
-        auth,
-        api_url=settings.github_api_url,
-        budget_s=settings.github_retry_budget_s,
-    )
-    writes = app[metrics_key].comment_writes
-    worker = CommentWorker(
-        app[pool_key],
-        github,
-        count=lambda result: writes.labels(result).inc(),
-        debounce_s=settings.comment_debounce_s,
-        lease_s=lease_for(settings.github_retry_budget_s),
-        max_refusals=settings.outbox_max_refusals,
-        min_baseline_runs=settings.min_baseline_runs,
-        public_url=settings.public_url,
-    )
-    feedback_counts = app[metrics_key].comment_feedback
-    feedback_worker = FeedbackWorker(
-        app[pool_key],
-        github,
-        # Reactions and replies are looked for as often as comments are debounced.
-        idle_poll_s=min(1.0, max(settings.comment_debounce_s, 0.05)),
-        lease_s=lease_for(settings.github_retry_budget_s),
-        max_refusals=settings.outbox_max_refusals,
-        count=lambda kind, result: feedback_counts.labels(kind, result).inc(),
-    )
-    log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
-    tasks = [
-        asyncio.create_task(worker.run(), name="comment-worker"),
-        asyncio.create_task(feedback_worker.run(), name="feedback-worker"),
+    else:
+        github = GitHubClient(
+            session, auth, api_url=settings.github_api_url, budget_s=settings.github_retry_budget_s
+        )
+        log.info("comments on", github=auth.describe(), debounce_s=settings.comment_debounce_s)
+    app[github_key] = github
+    context = Context(app[pool_key], settings, github, session)
+    metrics = app[metrics_key]
+    workers = [
+        OutboxWorker(
+            kind,
+            context,
+            lease_s=lease_for(settings.github_retry_budget_s),
+            # Idle workers look again as often as comments are debounced, at most each second.
+            poll_s=min(1.0, max(settings.comment_debounce_s, 0.05)),
+            max_refusals=settings.outbox_max_refusals,
+            count=metrics.count_outbox_item,
+        )
+        for kind in KINDS
+        if kind.available(context)
     ]
+    tasks = [asyncio.create_task(w.run(), name=f"outbox-{w.kind.name}") for w in workers]
+    interval = settings.installation_sync_interval_s
+    if interval > 0 and has_github_app(context):
+        # Installations made before the service first started are known only to the API.
+        syncing = installations.keep_synced(app[pool_key], interval)
+        tasks.append(asyncio.create_task(syncing, name="installation-sync"))
     yield
-    # A write cut short here keeps its outbox row; its lease runs out and it is retried.
+    # An item cut short here keeps its row; its lease runs out and it is performed again.
     await _stop(*tasks)
 
 

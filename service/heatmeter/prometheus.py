@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -13,17 +15,23 @@ from .db.connections import DATABASE_DOWN
 
 routes = web.RouteTableDef()
 
-# Abandoned writes wait for nothing: counted apart, and out of the age of what waits.
+# Per kind; abandoned items wait for nothing: counted apart, and out of the age of what
+# waits. Done items (kept by kinds performed once) are not counted at all.
 OUTBOX_STATE = """
-SELECT count(*) FILTER (WHERE abandoned_at IS NULL) AS rows,
+SELECT kind,
+       count(*) FILTER (WHERE abandoned_at IS NULL) AS waiting,
        count(*) FILTER (WHERE last_error IS NOT NULL AND abandoned_at IS NULL) AS failing,
        count(*) FILTER (WHERE abandoned_at IS NOT NULL) AS abandoned,
        coalesce(extract(epoch FROM now() - min(first_requested_at)
-                        FILTER (WHERE abandoned_at IS NULL)), 0)::float8 AS oldest_s,
-       (SELECT count(*) FROM comment_feedback WHERE abandoned_at IS NOT NULL)
-           AS feedback_abandoned
-FROM comment_outbox
+                        FILTER (WHERE abandoned_at IS NULL)), 0)::float8 AS oldest_s
+FROM outbox
+WHERE done_at IS NULL
+GROUP BY kind
 """
+# The outbox's first kinds had metrics of their own before there was one outbox; they
+# keep them, beside the per-kind ones.
+COMMENT = "comment"
+FEEDBACK = ("reaction", "reply")
 
 
 class ServiceMetrics:
@@ -67,15 +75,39 @@ class ServiceMetrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self.outbox_rows = Gauge(
+        self.outbox_items = Counter(
+            "heatmeter_outbox_items",
+            "Outbox items the workers processed, by kind and result",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.outbox_waiting = Gauge(
+            "heatmeter_outbox_waiting", "Outbox items waiting to be performed, by kind",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
+        self.outbox_failing = Gauge(
+            "heatmeter_outbox_failing", "Outbox items whose last try failed, by kind",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
+        self.outbox_abandoned = Gauge(
+            "heatmeter_outbox_abandoned",
+            "Outbox items given up after repeated refusals, by kind (see outbox_abandoned)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.outbox_oldest = Gauge(
+            "heatmeter_outbox_oldest_seconds", "Age of the oldest waiting item, by kind",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
+        self.comment_outbox_rows = Gauge(
             "heatmeter_comment_outbox_rows", "PR comments waiting to be written",
             registry=self.registry,
         )  # fmt: skip
-        self.outbox_failing = Gauge(
+        self.comment_outbox_failing = Gauge(
             "heatmeter_comment_outbox_failing", "PR comments whose last write failed",
             registry=self.registry,
         )  # fmt: skip
-        self.outbox_abandoned = Gauge(
+        self.comment_outbox_abandoned = Gauge(
             "heatmeter_comment_outbox_abandoned",
             "PR comments given up after repeated refusals (see comment_outbox_abandoned)",
             registry=self.registry,
@@ -86,7 +118,7 @@ class ServiceMetrics:
             "(see comment_feedback_abandoned)",
             registry=self.registry,
         )
-        self.outbox_oldest = Gauge(
+        self.comment_outbox_oldest = Gauge(
             "heatmeter_comment_outbox_oldest_seconds", "Age of the oldest waiting comment",
             registry=self.registry,
         )  # fmt: skip
@@ -99,6 +131,33 @@ class ServiceMetrics:
             "heatmeter_database_up", "1 when Postgres answered the last scrape",
             registry=self.registry,
         )  # fmt: skip
+
+    def count_outbox_item(self, kind: str, result: str) -> None:
+        """What an outbox worker is told of each item it processed."""
+        self.outbox_items.labels(kind, result).inc()
+        if kind == COMMENT:
+            self.comment_writes.labels(result).inc()
+        elif kind in FEEDBACK:
+            self.comment_feedback.labels(kind, result).inc()
+
+    def observe_outbox(self, rows: list[Mapping[str, Any]]) -> None:
+        """The outbox's state per kind, as OUTBOX_STATE reads it."""
+        by_kind = {row["kind"]: row for row in rows}
+        for gauge, column in (
+            (self.outbox_waiting, "waiting"),
+            (self.outbox_failing, "failing"),
+            (self.outbox_abandoned, "abandoned"),
+            (self.outbox_oldest, "oldest_s"),
+        ):
+            gauge.clear()
+            for kind, row in by_kind.items():
+                gauge.labels(kind).set(row[column])
+        comments = by_kind.get(COMMENT, {})
+        self.comment_outbox_rows.set(comments.get("waiting", 0))
+        self.comment_outbox_failing.set(comments.get("failing", 0))
+        self.comment_outbox_abandoned.set(comments.get("abandoned", 0))
+        self.comment_outbox_oldest.set(comments.get("oldest_s", 0))
+        self.feedback_abandoned.set(sum(by_kind.get(k, {}).get("abandoned", 0) for k in FEEDBACK))
 
     def observe_request(self, request: web.Request, status: int, started: float) -> None:
         resource = request.match_info.route.resource
@@ -113,16 +172,12 @@ async def get_metrics(request: web.Request) -> web.Response:
     metrics = request.app[metrics_key]
     try:
         async with request.app[pool_key].acquire(timeout=2) as conn:
-            row = await conn.fetchrow(OUTBOX_STATE)
+            rows = await conn.fetch(OUTBOX_STATE)
     except DATABASE_DOWN:
         metrics.database_up.set(0)
     else:
         metrics.database_up.set(1)
-        metrics.outbox_rows.set(row["rows"])
-        metrics.outbox_failing.set(row["failing"])
-        metrics.outbox_abandoned.set(row["abandoned"])
-        metrics.feedback_abandoned.set(row["feedback_abandoned"])
-        metrics.outbox_oldest.set(row["oldest_s"])
+        metrics.observe_outbox(rows)
     body = generate_latest(metrics.registry)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST

@@ -72,6 +72,9 @@ class Settings:
     # and how far back it looks; GitHub redelivers at most three days back.
     delivery_sweep_interval_s: float = 300.0
     delivery_lookback_s: float = 3 * 86400.0
+    # How often the App's installations are learnt from GitHub's API (0: never; webhooks
+    # alone then keep them, from the service's first start on).
+    installation_sync_interval_s: float = 3600.0
     # How long webhook_deliveries remembers a delivery id: longer than the look-back, so a
     # delivery the sweeper sees is still known if it was handled.
     webhook_retention_s: float = 30 * 86400.0
@@ -179,6 +182,9 @@ class Settings:
             ),
             delivery_lookback_s=duration("HEATMETER_DELIVERY_LOOKBACK", cls.delivery_lookback_s),
             webhook_retention_s=duration("HEATMETER_WEBHOOK_RETENTION", cls.webhook_retention_s),
+            installation_sync_interval_s=duration(
+                "HEATMETER_INSTALLATION_SYNC_INTERVAL", cls.installation_sync_interval_s
+            ),
             read_token=text("HEATMETER_READ_TOKEN"),
             public_url=_public_url(text("HEATMETER_PUBLIC_URL")),
             retention_days=retention_days,

@@ -161,6 +161,10 @@ class FakeGitHub:
         # What GET /rate_limit says of the core limit.
         self.rate_limit_remaining = 5000
         self.rate_limit_reset = time.time() + 3600
+        # The most items a page of /app/installations or /installation/repositories holds
+        # (GitHub's: 100); a test lowers it to see pagination followed.
+        self.max_per_page = 100
+        self._suspended: dict[int, str] = {}  # installation -> when
 
     # --- setting the scene -------------------------------------------------------
 
@@ -170,6 +174,10 @@ class FakeGitHub:
 
     def remove_repository(self, repository: str) -> None:
         self._repositories.pop(repository.lower(), None)
+
+    def suspend_installation(self, installation_id: int) -> None:
+        """An installation suspended by its owner: listed, but it mints no token."""
+        self._suspended[installation_id] = _iso(time.time())
 
     def add_token(self, token: str, *, user: dict[str, Any] | None = None) -> None:
         """A plain token (``GITHUB_TOKEN``, PAT) valid for every repository."""
@@ -417,6 +425,8 @@ class FakeGitHub:
         installation_id = int(request.match_info["id"])
         if installation_id not in self._repositories.values():
             return _not_found()
+        if installation_id in self._suspended:
+            return web.json_response({"message": "This installation has been suspended"}, 403)
         value = "ghs_" + secrets.token_urlsafe(27)
         expires_at = time.time() + self.token_lifetime_s
         self._tokens[value] = _Token(installation_id, expires_at, dict(BOT_USER))
@@ -508,28 +518,31 @@ class FakeGitHub:
         )
 
     async def _list_installations(self, request: web.Request) -> web.Response:
+        """Every installation of the App, a page at a time (``per_page``, ``page``, Link)."""
         self._require_app_jwt(request)
         accounts: dict[int, str] = {}
         for repository, installation_id in sorted(self._repositories.items()):
             if installation_id is not None:
                 accounts.setdefault(installation_id, repository.split("/")[0])
-        return web.json_response(
-            [
-                {
-                    "id": installation_id,
-                    "app_id": self.app_id,
-                    "app_slug": APP_SLUG,
-                    "account": {"login": account, "type": "Organization"},
-                    "target_type": "Organization",
-                    "repository_selection": "selected",
-                    "access_tokens_url": f"{self.url}/app/installations/{installation_id}"
-                    "/access_tokens",
-                }
-                for installation_id, account in sorted(accounts.items())
-            ]
-        )
+        installations = [
+            {
+                "id": installation_id,
+                "app_id": self.app_id,
+                "app_slug": APP_SLUG,
+                "account": {"login": account, "type": "Organization"},
+                "target_type": "Organization",
+                "repository_selection": "selected",
+                "access_tokens_url": f"{self.url}/app/installations/{installation_id}"
+                "/access_tokens",
+                "suspended_at": self._suspended.get(installation_id),
+            }
+            for installation_id, account in sorted(accounts.items())
+        ]
+        chunk, headers = self._page(request, installations)
+        return web.json_response(chunk, headers=headers)
 
     async def _installation_repositories(self, request: web.Request) -> web.Response:
+        """The installation's repositories, as its own token sees them, a page at a time."""
         _, value = self._credentials(request)
         token = self._tokens.get(value)
         if token is None or token.installation_id is None:
@@ -545,7 +558,18 @@ class FakeGitHub:
             }
             for n, name in enumerate(names)
         ]
-        return web.json_response({"total_count": len(repositories), "repositories": repositories})
+        chunk, headers = self._page(request, repositories)
+        return web.json_response(
+            {"total_count": len(repositories), "repositories": chunk}, headers=headers
+        )
+
+    def _page(self, request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+        """The page of ``items`` the request asks for, and its Link header when there are more."""
+        per_page = min(self.max_per_page, max(1, int(request.query.get("per_page", "30"))))
+        page = max(1, int(request.query.get("page", "1")))
+        last = max(1, -(-len(items) // per_page))
+        headers = {"Link": _link_header(request, per_page, page, last)} if last > 1 else {}
+        return items[(page - 1) * per_page : page * per_page], headers
 
     async def _rate_limit(self, request: web.Request) -> web.Response:
         self._credentials(request)
@@ -560,13 +584,9 @@ class FakeGitHub:
 
     async def _list_comments(self, request: web.Request) -> web.Response:
         repository, _ = self._require_repository_access(request)
-        number = int(request.match_info["number"])
-        per_page = min(100, max(1, int(request.query.get("per_page", "30"))))
-        page = max(1, int(request.query.get("page", "1")))
-        everything = self.comments(repository, number)
-        chunk = everything[(page - 1) * per_page : page * per_page]
-        last = max(1, -(-len(everything) // per_page))
-        headers = {"Link": _link_header(request, per_page, page, last)} if last > 1 else {}
+        chunk, headers = self._page(
+            request, self.comments(repository, int(request.match_info["number"]))
+        )
         return web.json_response([_public(c) for c in chunk], headers=headers)
 
     async def _create_comment(self, request: web.Request) -> web.Response:

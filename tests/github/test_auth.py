@@ -11,9 +11,9 @@ import jwt
 import pytest
 from structlog.testing import capture_logs
 
-from heatmeter.comments.sticky import upsert_comment
 from heatmeter.github.client import GitHubClient, GitHubRefused
 from heatmeter.github.credentials import AppAuth, TokenAuth, auth_from_settings
+from heatmeter.outbox.sticky import upsert_comment
 from heatmeter.settings import Settings, SettingsError
 
 from .conftest import INSTALLATION_ID, REPOSITORY

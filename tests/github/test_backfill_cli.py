@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import signal
 import sys
 from collections.abc import Callable
@@ -67,6 +68,7 @@ async def test_a_backfill_run_prints_progress_and_a_final_count(
     )
     assert f"{REPOSITORY}: walking runs created" in err
     assert f"{REPOSITORY}: done, 1 runs, 1 jobs, 1 new task runs" in err
+    assert "\x1b[" not in err  # not a terminal: plain lines, no bar, no colour
     assert TOKEN not in out + err
 
     code, out, _ = await heatmeter("backfill", "--repo", REPOSITORY, env=env)
@@ -77,6 +79,57 @@ async def test_a_backfill_run_prints_progress_and_a_final_count(
         assert await conn.fetchval("SELECT count(*) FROM task_runs") == 1
     finally:
         await conn.close()
+
+
+async def test_a_terminal_gets_a_progress_bar(
+    create_database: Callable[[], str], fake_github: FakeGitHub
+) -> None:
+    fake_github.add_repository(REPOSITORY)
+    fake_github.add_token(TOKEN)
+    run = workflow_run(1, REPOSITORY, datetime.now(UTC).replace(microsecond=0) - timedelta(days=2))
+    fake_github.actions.add_run(REPOSITORY, run, [workflow_job(11, run)])
+    env = {
+        **without_github(os.environ),
+        "DATABASE_URL": create_database(),
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": fake_github.url,
+        "TERM": "xterm-256color",
+        "COLUMNS": "120",
+    }
+    # stderr is a terminal (a pseudo-terminal the test reads), stdout a pipe.
+    terminal, their_end = pty.openpty()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "heatmeter", "backfill", "--repo", REPOSITORY, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=their_end,
+        )  # fmt: skip
+        os.close(their_end)
+        screen = asyncio.create_task(asyncio.to_thread(read_until_closed, terminal))
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+        drawn = await asyncio.wait_for(screen, timeout=60)
+    finally:
+        os.close(terminal)
+    assert process.returncode == 0, drawn
+    assert out.decode().startswith("backfill: 1 repositories, 1 runs, 1 jobs walked")
+    assert "\x1b[" in drawn  # drawn in place with the terminal's control sequences
+    assert "━" in drawn  # the bar
+    assert "1/1" in drawn  # repositories walked of all
+    assert f"{REPOSITORY}: done, 1 runs, 1 jobs" in drawn
+    assert TOKEN not in drawn
+
+
+def read_until_closed(fd: int) -> str:
+    """Everything written to a pseudo-terminal until its last writer closes it."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 async def test_app_problems_are_said_plainly(

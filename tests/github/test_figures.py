@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from heatmeter.comments.outbox import request_comment
+from heatmeter.outbox.comment import request_comment
 from heatmeter.summary import render
 
 from ..support.clock import ago, iso

@@ -9,7 +9,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from heatmeter.app import create_app
-from heatmeter.comments.sticky import MARKER
+from heatmeter.outbox.sticky import MARKER
 from heatmeter.settings import Settings
 from heatmeter.tasks.definitions import define_task
 from heatmeter.tasks.store import add_task_definition

@@ -21,10 +21,13 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from heatmeter.comments.sticky import MARKER
-from heatmeter.comments.worker import CommentWorker, lease_for
 from heatmeter.github.client import GitHubClient
 from heatmeter.github.credentials import TokenAuth
+from heatmeter.outbox import comment
+from heatmeter.outbox.kind import Context
+from heatmeter.outbox.sticky import MARKER
+from heatmeter.outbox.worker import OutboxWorker, lease_for
+from heatmeter.settings import Settings
 
 from ..conftest import REPORT_SECRET
 from ..reports import make_report, signed
@@ -145,9 +148,9 @@ async def test_a_replica_whose_lease_ran_out_leaves_the_row_to_the_one_that_took
     fake_github.add_repository(REPOSITORY)
     fake_github.add_token(TOKEN)
 
-    def replica() -> CommentWorker:
+    def replica() -> OutboxWorker:
         github = GitHubClient(http, TokenAuth(TOKEN), api_url=fake_github.url)
-        return CommentWorker(pool, github, debounce_s=0)
+        return OutboxWorker(comment.KIND, Context(pool, Settings(comment_debounce_s=0), github))
 
     for pr in (1, 2):
         body, headers = signed(make_report(run_id=pr, pull_request=pr), REPORT_SECRET)

@@ -1,8 +1,8 @@
 """GitHub failing for a long stretch: comments, reactions and replies wait and land; writes
 GitHub keeps refusing are abandoned.
 
-The worker runs one pass at a time (``run_once``), and time between passes is simulated
-by moving the outbox row's ``not_before`` to now: hours of outage take no real waiting.
+The workers run one pass at a time (``run_once``), and time between passes is simulated
+by moving the outbox rows' ``not_before`` to now: hours of outage take no real waiting.
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from heatmeter.comments import feedback
-from heatmeter.comments.feedback_worker import FeedbackWorker
-from heatmeter.comments.retries import OUTAGE_CAP_S, next_try, refusal_schedule
-from heatmeter.comments.sticky import MARKER
-from heatmeter.comments.worker import CommentWorker
 from heatmeter.github.client import GitHubClient
 from heatmeter.github.credentials import TokenAuth
+from heatmeter.happiness import feedback
+from heatmeter.outbox import answers
+from heatmeter.outbox import comment as comment_kind
+from heatmeter.outbox.kind import Context
+from heatmeter.outbox.retries import OUTAGE_CAP_S, next_try, refusal_schedule
+from heatmeter.outbox.sticky import MARKER
+from heatmeter.outbox.worker import OutboxWorker
+from heatmeter.settings import Settings
 
 from ..conftest import REPORT_SECRET
 from ..reports import make_report, signed
@@ -67,13 +70,10 @@ class InstantSleep:
         self.waits.append(seconds)
 
 
-@pytest.fixture
-async def worker(
-    pool: asyncpg.Pool, fake_github: FakeGitHub, http: aiohttp.ClientSession
-) -> CommentWorker:
+def outage_client(http: aiohttp.ClientSession, fake_github: FakeGitHub) -> GitHubClient:
     fake_github.add_repository(REPOSITORY)
     fake_github.add_token(TOKEN)
-    github = GitHubClient(
+    return GitHubClient(
         http,
         TokenAuth(TOKEN),
         api_url=fake_github.url,
@@ -82,7 +82,14 @@ async def worker(
         request_timeout_s=0.2,
         sleep=InstantSleep(),
     )
-    return CommentWorker(pool, github, debounce_s=0)
+
+
+@pytest.fixture
+async def worker(
+    pool: asyncpg.Pool, fake_github: FakeGitHub, http: aiohttp.ClientSession
+) -> OutboxWorker:
+    github = outage_client(http, fake_github)
+    return OutboxWorker(comment_kind.KIND, Context(pool, Settings(comment_debounce_s=0), github))
 
 
 async def report(client: TestClient, run_id: int) -> None:
@@ -112,7 +119,7 @@ def marked(fake: FakeGitHub) -> list[dict]:
 
 
 async def test_a_long_outage_of_every_kind_delays_the_comment_and_never_drops_it(
-    client: TestClient, worker: CommentWorker, fake_github: FakeGitHub, db: asyncpg.Connection
+    client: TestClient, worker: OutboxWorker, fake_github: FakeGitHub, db: asyncpg.Connection
 ) -> None:
     await report(client, run_id=1)
     waited = 0.0
@@ -147,7 +154,7 @@ async def test_a_long_outage_of_every_kind_delays_the_comment_and_never_drops_it
 
 
 async def test_a_write_github_keeps_refusing_backs_off_then_is_abandoned_and_shown(
-    client: TestClient, worker: CommentWorker, fake_github: FakeGitHub, db: asyncpg.Connection
+    client: TestClient, worker: OutboxWorker, fake_github: FakeGitHub, db: asyncpg.Connection
 ) -> None:
     await report(client, run_id=1)
     # The App lost access to the repository: a 403 that is no rate limit.
@@ -178,6 +185,9 @@ async def test_a_write_github_keeps_refusing_backs_off_then_is_abandoned_and_sho
     assert samples[("heatmeter_comment_outbox_abandoned", ())] == 1
     assert samples[("heatmeter_comment_outbox_rows", ())] == 0
     assert samples[("heatmeter_comment_outbox_oldest_seconds", ())] == 0
+    # The same, per kind, as every kind of the outbox is counted.
+    assert samples[("heatmeter_outbox_abandoned", (("kind", "comment"),))] == 1
+    assert samples[("heatmeter_outbox_waiting", (("kind", "comment"),))] == 0
 
     # Access granted again, and a new report for the PR: the write starts afresh.
     fake_github.recover()
@@ -191,16 +201,16 @@ async def test_a_write_github_keeps_refusing_backs_off_then_is_abandoned_and_sho
 
 async def test_a_crash_on_every_try_is_abandoned_rather_than_retried_forever(
     client: TestClient,
-    worker: CommentWorker,
+    worker: OutboxWorker,
     db: asyncpg.Connection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from heatmeter.comments import worker as worker_module
+    from heatmeter.outbox import comment as comment_kind
 
     def broken(*args: object, **kwargs: object) -> str:
         raise RuntimeError("a bug in rendering")
 
-    monkeypatch.setattr(worker_module, "render_summary", broken)
+    monkeypatch.setattr(comment_kind, "render_summary", broken)
     await report(client, run_id=1)
     for _ in range(8):
         assert await worker.run_once() == 1
@@ -224,40 +234,43 @@ def test_outages_never_abandon_and_wait_at_most_ten_minutes_unless_asked() -> No
     assert next_try(attempts=3, refusals=0, refused=False).delay_s == 8
 
 
+class FeedbackWorkers:
+    """The reaction and reply kinds' workers, one pass of each."""
+
+    def __init__(self, context: Context) -> None:
+        self.workers = [
+            OutboxWorker(kind, context) for kind in (answers.REACTION_KIND, answers.REPLY_KIND)
+        ]
+
+    async def run_once(self) -> int:
+        return sum([await worker.run_once() for worker in self.workers])
+
+
 @pytest.fixture
 def feedback_worker(
     pool: asyncpg.Pool, fake_github: FakeGitHub, http: aiohttp.ClientSession
-) -> FeedbackWorker:
-    fake_github.add_repository(REPOSITORY)
-    fake_github.add_token(TOKEN)
-    github = GitHubClient(
-        http,
-        TokenAuth(TOKEN),
-        api_url=fake_github.url,
-        budget_s=5.0,
-        request_timeout_s=0.2,
-        sleep=InstantSleep(),
-    )
-    return FeedbackWorker(pool, github)
+) -> FeedbackWorkers:
+    return FeedbackWorkers(Context(pool, Settings(), outage_client(http, fake_github)))
 
 
 async def feedback_rows(db: asyncpg.Connection) -> list[asyncpg.Record]:
     return await db.fetch(
-        "SELECT * FROM comment_feedback WHERE done_at IS NULL ORDER BY comment_id, kind"
+        "SELECT * FROM outbox WHERE kind IN ('reaction', 'reply') AND done_at IS NULL "
+        "ORDER BY key, kind"
     )
 
 
 async def feedback_time_passes(db: asyncpg.Connection) -> None:
-    await db.execute("UPDATE comment_feedback SET not_before = now() WHERE not_before IS NOT NULL")
+    await db.execute("UPDATE outbox SET not_before = now() WHERE not_before IS NOT NULL")
 
 
 async def test_reactions_and_replies_wait_out_a_long_outage_and_land_once(
-    feedback_worker: FeedbackWorker, fake_github: FakeGitHub, db: asyncpg.Connection
+    feedback_worker: FeedbackWorkers, fake_github: FakeGitHub, db: asyncpg.Connection
 ) -> None:
     rated = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate 4")
     malformed = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate eleven")
-    await feedback.request_reaction(db, REPOSITORY, PR, rated["id"])
-    await feedback.request_reply(db, REPOSITORY, PR, malformed["id"], "the score is not 1-5")
+    await feedback.acknowledge(db, REPOSITORY, PR, rated["id"])
+    await feedback.show_syntax(db, REPOSITORY, PR, malformed["id"], "the score is not 1-5")
 
     for _ in range(2):
         for kind, outage in OUTAGES.items():
@@ -284,18 +297,18 @@ async def test_reactions_and_replies_wait_out_a_long_outage_and_land_once(
 
 async def test_a_reaction_github_keeps_refusing_is_abandoned_and_shown(
     client: TestClient,
-    feedback_worker: FeedbackWorker,
+    feedback_worker: FeedbackWorkers,
     fake_github: FakeGitHub,
     db: asyncpg.Connection,
 ) -> None:
     rated = fake_github.add_comment(REPOSITORY, PR, "/heatmeter rate 4")
-    await feedback.request_reaction(db, REPOSITORY, PR, rated["id"])
+    await feedback.acknowledge(db, REPOSITORY, PR, rated["id"])
     refusal = {"message": "Resource not accessible by integration"}
     fake_github.fail("POST", "/repos/*/reactions", 403, body=refusal, times=1000)
 
     for refusals in range(1, 9):
         assert await feedback_worker.run_once() == 1
-        [row] = await db.fetch("SELECT refusals FROM comment_feedback")
+        [row] = await db.fetch("SELECT refusals FROM outbox WHERE kind = 'reaction'")
         assert row["refusals"] == refusals
         await feedback_time_passes(db)
     [abandoned] = await db.fetch("SELECT * FROM comment_feedback_abandoned")
@@ -310,6 +323,6 @@ async def test_a_reaction_github_keeps_refusing_is_abandoned_and_shown(
 
     # Access granted again and the rating edited: the reaction is owed afresh, and lands.
     fake_github.recover()
-    await feedback.request_reaction(db, REPOSITORY, PR, rated["id"])
+    await feedback.acknowledge(db, REPOSITORY, PR, rated["id"])
     assert await feedback_worker.run_once() == 1
     assert [r["content"] for r in fake_github.reactions(rated["id"])] == ["+1"]

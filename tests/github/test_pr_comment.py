@@ -15,8 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from heatmeter.app import create_app
-from heatmeter.comments import worker as worker_module
-from heatmeter.comments.sticky import MARKER
+from heatmeter.outbox import comment as comment_kind
+from heatmeter.outbox.sticky import MARKER
 from heatmeter.settings import Settings
 
 from ..conftest import REPORT_SECRET
@@ -193,7 +193,7 @@ async def test_a_crash_while_rendering_keeps_the_request_and_the_worker(
     def broken(*args, **kwargs) -> str:
         raise RuntimeError("a bug in rendering")
 
-    monkeypatch.setattr(worker_module, "render_summary", broken)
+    monkeypatch.setattr(comment_kind, "render_summary", broken)
     await send(service)
     while not await db.fetchval("SELECT last_error FROM comment_outbox"):
         await asyncio.sleep(0.05)  # until the crash is recorded

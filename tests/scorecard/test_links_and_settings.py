@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from heatmeter.scorecard.links import scorecard_link
 from heatmeter.settings import Settings, SettingsError
 from heatmeter.summary.escape import safe_https_url
+from heatmeter.summary.links import scorecard_link
 
 BASE = "https://heatmeter.example"
 

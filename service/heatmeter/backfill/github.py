@@ -1,25 +1,34 @@
-"""PyGithub, configured once: who we are (the App or a token), where GitHub is, what to walk.
+"""PyGithub for the walk, heatmeter's own credentials for its tokens: what to walk, and how.
 
-Everything here blocks (PyGithub is synchronous); the walk calls it through
-``asyncio.to_thread``. Retries are left to the walk, which waits out rate limits with a
-clock and a sleep it is given, and says so; PyGithub's own retry would sleep unseen.
+PyGithub walks the Actions history (its ``PaginatedList`` follows Link headers). Who we
+are comes from the service's one credentials module (github/credentials.py) through
+the one client (github/client.py), which also lists the App's installations: the
+tokens PyGithub sends are minted, cached and renewed there, and a call to GitHub
+follows one rate-limit policy (github/policy.py) whichever library makes it.
+
+PyGithub blocks; the walk calls it through ``asyncio.to_thread``. Its own retry is off:
+the walk retries, with the clock and sleep it is given, and says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from github import Auth, Github, GithubIntegration
+import aiohttp
+import gidgethub.aiohttp
+from github import Auth, Github
 from github.PaginatedList import PaginatedList
 from github.Repository import Repository
 from github.WorkflowJob import WorkflowJob
 from github.WorkflowRun import WorkflowRun
 
 from ..github import USER_AGENT
+from ..github.client import GitHubClient, GitHubRefused, Operation
+from ..github.credentials import AppAuth, GitHubAuth, TokenAuth, check_app
+from ..github.installations import list_installations
 from ..settings import Settings
 
 PER_PAGE = 100  # GitHub's maximum: fewest requests for a long walk
@@ -32,26 +41,61 @@ class NoCredentials(Exception):
     """Neither the App nor a token is configured (or --all-installed without the App)."""
 
 
+class NotWalkable(Exception):
+    """A repository named cannot be walked with these credentials (the App not installed)."""
+
+
+class HeldToken(Auth.Auth):
+    """The token PyGithub sends: heatmeter's credentials put a fresh one here before each
+    call (``Target.refresh``), so an hour-long walk outlives any one installation token."""
+
+    def __init__(self) -> None:
+        self.value = ""
+
+    @property
+    def token_type(self) -> str:
+        return "token"
+
+    @property
+    def token(self) -> str:
+        return self.value
+
+    @property
+    def _masked_token(self) -> str:
+        return "token (removed)"
+
+
 @dataclass(frozen=True)
 class Target:
-    """One repository to walk, and the client authorized for it."""
+    """One repository to walk, the PyGithub client for it, and how to renew its token."""
 
     repository: str
     client: Github
+    held: HeldToken = field(repr=False)
+    calls: Operation = field(repr=False)
 
     def repo(self) -> Repository:
         # The client is lazy: no request until the walk lists its runs.
         return self.client.get_repo(self.repository)
 
+    async def refresh(self) -> None:
+        """A token that is good for the next call (cached; minted when near its expiry)."""
+        self.held.value = await self.calls.run("token for the walk", _token_only)
+
+
+async def _token_only(gh: gidgethub.aiohttp.GitHubAPI, token: str) -> str:
+    # No request: the operation's credentials (minted within its retry budget) are the answer.
+    return token
+
 
 @dataclass(frozen=True)
 class GitHubAccess:
-    """Builds PyGithub clients from the service's settings."""
+    """The backfill's way to GitHub, from the service's settings."""
 
     api_url: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     app_id: str | None = None
-    private_key: str | None = None
+    private_key: str | None = field(default=None, repr=False)
     per_page: int = PER_PAGE
     seconds_between_requests: float | None = SECONDS_BETWEEN_REQUESTS
 
@@ -85,79 +129,78 @@ class GitHubAccess:
                 "(the App), or GITHUB_TOKEN"
             )
         if self.uses_app:
+            assert self.app_id is not None
             assert self.private_key is not None
             try:
-                serialization.load_pem_private_key(self.private_key.encode(), password=None)
-            except (ValueError, TypeError):
-                # Not the library's message: nothing of the key may reach a terminal.
-                raise NoCredentials(
-                    "GITHUB_APP_PRIVATE_KEY: not a PEM private key without a passphrase"
-                ) from None
-            if not str(self.app_id).isdigit():
-                raise NoCredentials(f"GITHUB_APP_ID must be a number, got {self.app_id!r}")
+                check_app(self.app_id, self.private_key)
+            except ValueError as exc:
+                # The credentials module's words: nothing of the key reaches a terminal.
+                raise NoCredentials(str(exc)) from None
 
-    def targets(self, repositories: Iterable[str], *, all_installed: bool) -> Iterator[Target]:
-        """The repositories named, and with ``all_installed`` every one the App is installed
-        on, each with a client that may read its Actions history. Blocks."""
-        self.check(all_installed=all_installed)
+    def auth(self, session: aiohttp.ClientSession) -> GitHubAuth:
         if self.uses_app:
-            yield from self._app_targets(list(repositories), all_installed)
-            return
-        client = Github(auth=Auth.Token(self.token), **self._options())
-        for repository in repositories:
-            yield Target(repository, client)
+            assert self.app_id is not None
+            assert self.private_key is not None
+            return AppAuth(session, self.api_url, self.app_id, self.private_key)
+        assert self.token is not None
+        return TokenAuth(self.token)
 
-    def _app_targets(self, repositories: list[str], all_installed: bool) -> Iterator[Target]:
-        assert self.app_id is not None
-        assert self.private_key is not None
-        integration = GithubIntegration(
-            auth=Auth.AppAuth(int(self.app_id), self.private_key), **self._options()
-        )
-        clients: dict[int, Github] = {}
+    async def targets(
+        self, github: GitHubClient, repositories: Iterable[str], *, all_installed: bool
+    ) -> list[Target]:
+        """The repositories named, and with ``all_installed`` every one the App is installed
+        on, each with a client that may read its Actions history."""
+        self.check(all_installed=all_installed)
+        auth = github.auth
+        if not isinstance(auth, AppAuth):
+            client, held = self._client()
+            return [Target(r, client, held, github.operation(r)) for r in repositories]
+        clients: dict[int, tuple[Github, HeldToken]] = {}
 
-        def client(installation_id: int) -> Github:
+        def target(repository: str, installation_id: int) -> Target:
             if installation_id not in clients:
-                clients[installation_id] = integration.get_github_for_installation(installation_id)
-            return clients[installation_id]
+                clients[installation_id] = self._client()
+            client, held = clients[installation_id]
+            return Target(repository, client, held, github.installation_operation(installation_id))
 
-        seen = set()
+        targets = []
         for repository in repositories:
-            owner, name = repository.split("/", 1)
-            installation = integration.get_repo_installation(owner, name)
-            seen.add(repository.lower())
-            yield Target(repository, client(installation.id))
+            try:
+                # The installation is looked up (and its token minted) within the retry budget.
+                await github.operation(repository).run("GET installation", _token_only)
+            except GitHubRefused as exc:
+                if exc.status == 404:
+                    raise NotWalkable(
+                        "not found, or not visible to these credentials "
+                        f"(is the App installed there?): {repository}"
+                    ) from None
+                raise
+            targets.append(target(repository, await auth.installation_id(repository)))
         if all_installed:
-            for installation in integration.get_installations():
-                installed = client(installation.id)
-                for repo in installation_repositories(installed):
+            seen = {repository.lower() for repository in repositories}
+            for installation in await list_installations(github):
+                for repo in installation.repositories or []:
                     if repo.full_name.lower() not in seen:
                         seen.add(repo.full_name.lower())
-                        yield Target(repo.full_name, installed)
+                        auth.remember_installation(repo.full_name, installation.id)
+                        targets.append(target(repo.full_name, installation.id))
+        return targets
 
-    def _options(self) -> dict[str, Any]:
-        return {
-            "base_url": self.api_url,
-            "per_page": self.per_page,
-            "user_agent": USER_AGENT,
-            "timeout": TIMEOUT_S,
+    def _client(self) -> tuple[Github, HeldToken]:
+        held = HeldToken()
+        client = Github(
+            auth=held,
+            base_url=self.api_url,
+            per_page=self.per_page,
+            user_agent=USER_AGENT,
+            timeout=TIMEOUT_S,
             # The walk retries, waiting with the clock and sleep it is given.
-            "retry": None,
-            "seconds_between_requests": self.seconds_between_requests,
+            retry=None,
+            seconds_between_requests=self.seconds_between_requests,
             # Objects fetch nothing until read: get_repo costs no request.
-            "lazy": True,
-        }
-
-
-def installation_repositories(client: Github) -> PaginatedList[Repository]:
-    """``GET /installation/repositories`` with the installation's own client, so its one
-    token serves both the listing and the walk (``Installation.get_repos`` mints another)."""
-    return PaginatedList(
-        Repository,
-        client.requester,
-        "/installation/repositories",
-        None,
-        list_item="repositories",
-    )
+            lazy=True,
+        )
+        return client, held
 
 
 def runs_created(repo: Repository, start: datetime, end: datetime) -> PaginatedList[WorkflowRun]:

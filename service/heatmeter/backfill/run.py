@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
+import aiohttp
 import asyncpg
 import structlog
 from github import GithubException
 
 from ..db.connections import connect
+from ..github import USER_AGENT
+from ..github.client import GitHubClient, GitHubRefused, GitHubUnavailable
 from ..tasks.store import list_task_definitions
-from .github import GitHubAccess, Target
-from .progress import Counts, LineProgress
+from .github import GitHubAccess, NotWalkable
+from .progress import Counts, Progress, progress_for
 from .walk import BackfillStopped, Clock, RepositoryWalk, Sleep
 
 log = structlog.get_logger(__name__)
@@ -41,14 +44,14 @@ async def backfill(
     since: datetime,
     *,
     all_installed: bool = False,
-    progress: LineProgress | None = None,
+    progress: Progress | None = None,
     clock: Clock = time.time,
     sleep: Sleep = asyncio.sleep,
     result_cap: int | None = None,
     stream: TextIO | None = None,
 ) -> Counts:
     """Walk each repository in turn; a repository that fails is said so and skipped."""
-    progress = progress or LineProgress(stream)
+    progress = progress or progress_for(stream)
     definitions = await list_task_definitions(conn)
     if not definitions:
         log.warning(
@@ -56,40 +59,46 @@ async def backfill(
             hint="heatmeter tasks add NAME --step PATTERN",
         )
     log.info("backfill starting", github=access.describe(), since=since.isoformat())
-    targets = await _targets(access, repositories, all_installed)
-    total = Counts()
-    for target in targets:
-        options = {} if result_cap is None else {"result_cap": result_cap}
-        walk = RepositoryWalk(
-            conn, target, definitions, progress, clock=clock, sleep=sleep, **options
+    options = {} if result_cap is None else {"result_cap": result_cap}
+    async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
+        github = GitHubClient(
+            session,
+            access.auth(session),
+            api_url=access.api_url,
+            sleep=sleep,
+            clock=clock,
+            monotonic=clock,
         )
         try:
-            await walk.run(since)
-        except (BackfillStopped, GithubException) as exc:
-            walk.counts.failed_repositories += 1
-            error = str(exc) if isinstance(exc, BackfillStopped) else _refusal(exc)
-            log.error("backfill of a repository stopped", repository=target.repository, error=error)
-            progress.repository_failed(
-                target.repository, f"{error}; run it again to resume where it stopped"
-            )
-        else:
-            progress.repository_done(target.repository, walk.counts)
-        total.add(walk.counts)
+            targets = await access.targets(github, repositories, all_installed=all_installed)
+        except (NotWalkable, GitHubRefused, GitHubUnavailable) as exc:
+            raise BackfillStopped(f"cannot list the repositories to walk: {exc}") from None
+        progress.targets_found(len(targets))
+        total = Counts()
+        try:
+            for target in targets:
+                walk = RepositoryWalk(
+                    conn, target, definitions, progress, clock=clock, sleep=sleep, **options
+                )
+                await _walk(walk, since, progress)
+                total.add(walk.counts)
+        finally:
+            progress.close()
     return total
 
 
-async def _targets(
-    access: GitHubAccess, repositories: Sequence[str], all_installed: bool
-) -> list[Target]:
-    def resolve() -> list[Target]:
-        try:
-            return list(access.targets(repositories, all_installed=all_installed))
-        except GithubException as exc:
-            raise BackfillStopped(
-                f"cannot list the repositories to walk: {_refusal(exc)}"
-            ) from None
-
-    return await asyncio.to_thread(resolve)
+async def _walk(walk: RepositoryWalk, since: datetime, progress: Progress) -> None:
+    """Walk one repository; a repository that fails is said so, and the backfill goes on."""
+    repository = walk.repository
+    try:
+        await walk.run(since)
+    except (BackfillStopped, GithubException) as exc:
+        walk.counts.failed_repositories += 1
+        error = str(exc) if isinstance(exc, BackfillStopped) else _refusal(exc)
+        log.error("backfill of a repository stopped", repository=repository, error=error)
+        progress.repository_failed(repository, f"{error}; run it again to resume where it stopped")
+    else:
+        progress.repository_done(repository, walk.counts)
 
 
 def _refusal(exc: GithubException) -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import requests
@@ -25,13 +25,14 @@ from github import GithubException, UnknownObjectException
 from github.PaginatedList import PaginatedList
 from github.WorkflowRun import WorkflowRun
 
+from ..github.client import DEFAULT_BUDGET_S, GitHubRefused, GitHubUnavailable
+from ..github.policy import RESET_SLACK_S, Backoff, Failure, read_answer
 from ..jobs.model import job_from_payload
 from ..jobs.store import record_job
 from ..tasks.definitions import TaskDefinition
 from .cursor import Cursor, load_cursor, resume_point, save_cursor
 from .github import Target, head_repository, job_payload, jobs_of, runs_created
-from .limits import rate_limit_wait
-from .progress import Counts
+from .progress import Counts, Progress
 
 log = structlog.get_logger(__name__)
 
@@ -42,18 +43,10 @@ Clock = Callable[[], float]
 RESULT_CAP = 1000  # GitHub's limit on the runs one filtered listing serves
 # Below this many requests left, wait for the reset before starting a repository.
 MIN_REMAINING = 50
-TRANSIENT_ATTEMPTS = 5
-TRANSIENT_BACKOFF_S = 2.0
 
 
 class BackfillStopped(Exception):
     """GitHub kept failing (not a rate limit) or refused; what was walked is kept."""
-
-
-class Progress(Protocol):
-    def repository_started(self, repository: str, start: datetime, until: datetime) -> None: ...
-    def run_done(self, repository: str, counts: Counts) -> None: ...
-    def waiting(self, repository: str, seconds: float, until: datetime, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ class RepositoryWalk:
     ) -> None:
         self._conn = conn
         self._target = target
-        self._name = target.repository
+        self.repository = self._name = target.repository
         self._definitions = definitions
         self._progress = progress
         self._clock = clock
@@ -165,7 +158,7 @@ class RepositoryWalk:
             reset_at=core.reset.isoformat(),
         )
         if core.remaining < MIN_REMAINING:
-            wait = max(0.0, core.reset.timestamp() - self._clock()) + 1.0
+            wait = max(0.0, core.reset.timestamp() - self._clock()) + RESET_SLACK_S
             await self._wait(wait, "GitHub rate limit nearly spent")
 
     async def _collect(self, listing: PaginatedList[Any], read: Callable[[Any], T]) -> list[T]:
@@ -185,36 +178,41 @@ class RepositoryWalk:
         return await self._call(extend)
 
     async def _call(self, blocking: Callable[[], T]) -> T:
-        """Run a PyGithub call in a thread; wait out rate limits, retry what is transient."""
-        failures = 0
+        """Run a PyGithub call in a thread; wait out rate limits, retry what is transient
+        within the same budget as the service's calls, refuse the rest."""
+        backoff = Backoff(DEFAULT_BUDGET_S, monotonic=self._clock)
         while True:
+            try:
+                await self._target.refresh()
+            except (GitHubRefused, GitHubUnavailable) as exc:
+                raise BackfillStopped(f"no token to walk with: {exc}") from exc
             try:
                 return await asyncio.to_thread(blocking)
             except GithubException as exc:
-                wait = rate_limit_wait(
-                    exc.status, exc.headers, str(exc.message or exc.data), now=self._clock()
+                headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+                failure = read_answer(
+                    exc.status, headers, str(exc.message or exc.data or ""), now=self._clock()
                 )
-                if wait is not None:
-                    self.counts.rate_limit_waits += 1
-                    await self._wait(wait, "GitHub rate limit reached")
-                    continue
-                if exc.status < 500:
-                    raise
                 error: Exception = exc
             except (requests.ConnectionError, requests.Timeout) as exc:
-                error = exc
-            failures += 1
-            if failures >= TRANSIENT_ATTEMPTS:
+                failure, error = Failure("transient", type(exc).__name__), exc
+            if failure is not None and failure.kind == "rate_limited":
+                self.counts.rate_limit_waits += 1
+                await self._wait(failure.wait_s or 0.0, "GitHub rate limit reached")
+                continue
+            if failure is None or failure.kind != "transient":
+                raise error
+            delay = backoff.next_wait(failure)
+            if delay is None:
                 raise BackfillStopped(
-                    f"GitHub failed {failures} times in a row: {_describe(error)}"
+                    f"GitHub failed {backoff.failures} times in a row: {_describe(error)}"
                 ) from error
-            delay = TRANSIENT_BACKOFF_S * 2 ** (failures - 1)
             log.warning(
                 "GitHub call failed; retrying",
                 repository=self._name,
                 error=_describe(error),
-                attempt=failures,
-                retry_in_s=delay,
+                attempt=backoff.failures,
+                retry_in_s=round(delay, 3),
             )
             await self._sleep(delay)
 

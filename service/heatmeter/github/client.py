@@ -11,7 +11,6 @@ waits for the reset instead of spending a request.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -23,7 +22,7 @@ import structlog
 from ..settings import GITHUB_API_URL
 from . import USER_AGENT
 from .credentials import AppAuth, GitHubAuth
-from .failures import Failure, classify, exhausted
+from .policy import Backoff, Clock, Failure, classify, exhausted
 
 log = structlog.get_logger(__name__)
 
@@ -34,8 +33,6 @@ Request = Callable[[gidgethub.aiohttp.GitHubAPI, str], Awaitable[T]]
 
 DEFAULT_BUDGET_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
-_BACKOFF_BASE_S = 0.5
-_BACKOFF_CAP_S = 8.0
 
 
 class GitHubUnavailable(Exception):
@@ -87,6 +84,8 @@ class GitHubClient:
         budget_s: float = DEFAULT_BUDGET_S,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
     ) -> None:
         self.auth = auth
         self.api_url = api_url
@@ -94,6 +93,9 @@ class GitHubClient:
         self._budget_s = budget_s
         self._request_timeout_s = request_timeout_s
         self._sleep = sleep
+        # Wall-clock time, to read GitHub's reset instants; monotonic, to spend the budget.
+        self._clock = clock
+        self._monotonic = monotonic
         self._apis: dict[str, gidgethub.aiohttp.GitHubAPI] = {}
 
     def operation(self, repository: str) -> Operation:
@@ -102,7 +104,7 @@ class GitHubClient:
         return Operation(
             self,
             repository,
-            _Backoff(self._budget_s, self._sleep),
+            self._backoff(),
             credentials=lambda: auth.credentials(repository),
             forget=lambda: auth.forget(repository),
         )
@@ -113,20 +115,37 @@ class GitHubClient:
         Their requests are given the App's JWT where others get a token (pass it as
         gidgethub's ``jwt=``); the App has a rate limit of its own.
         """
-        auth = self.auth
-        if not isinstance(auth, AppAuth):
-            raise TypeError("calls as the App need GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY")
+        auth = self._app()
         return Operation(
             self,
             f"GitHub App {auth.app_id}",
-            _Backoff(self._budget_s, self._sleep),
+            self._backoff(),
             credentials=auth.app_credentials,
             forget=lambda: None,
+        )
+
+    def installation_operation(self, installation_id: int) -> Operation:
+        """Calls as one installation of the App, whatever its repositories (listing them)."""
+        auth = self._app()
+        return Operation(
+            self,
+            f"installation {installation_id}",
+            self._backoff(),
+            credentials=lambda: auth.installation_credentials(installation_id),
+            forget=lambda: auth.forget_token(installation_id),
         )
 
     async def call(self, repository: str, what: str, request: Request[T], **options: bool) -> T:
         """One call with a budget of its own; see ``Operation.run`` for ``options``."""
         return await self.operation(repository).run(what, request, **options)
+
+    def _app(self) -> AppAuth:
+        if not isinstance(self.auth, AppAuth):
+            raise TypeError("calls as the App need GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY")
+        return self.auth
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self._budget_s, monotonic=self._monotonic)
 
     def _api(self, identity: str) -> gidgethub.aiohttp.GitHubAPI:
         api = self._apis.get(identity)
@@ -143,7 +162,7 @@ class Operation:
         self,
         client: GitHubClient,
         scope: str,
-        backoff: _Backoff,
+        backoff: Backoff,
         *,
         credentials: Callable[[], Awaitable[tuple[str, str]]],
         forget: Callable[[], None],
@@ -181,11 +200,11 @@ class Operation:
                 async with asyncio.timeout(timeout_s or client._request_timeout_s):
                     identity, token = await self._credentials()
                     api = client._api(identity)
-                    if (failure := exhausted(api.rate_limit)) is None:
+                    if (failure := exhausted(api.rate_limit, now=client._clock())) is None:
                         return await request(api, token)
                     used_up, error = api, None
             except Exception as exc:
-                failure = classify(exc)
+                failure = classify(exc, now=client._clock())
                 if failure is None:
                     raise
                 error = exc
@@ -203,50 +222,28 @@ class Operation:
                 raise GitHubRefused(
                     f"{what} on {self._repository}: {failure.detail}", status=failure.status or 0
                 ) from error
-            await self._backoff.wait(failure, what, self._repository)
+            await self._wait(failure, what)
             if used_up is not None:
                 # Waited until the reset: the recorded limit is stale until the next answer.
                 used_up.rate_limit = None
             if failure.kind == "transient" and not idempotent:
                 raise MaybeApplied(failure.detail) from error
 
-
-class _Backoff:
-    """Exponential backoff with jitter, honouring GitHub's asked-for waits, within a budget.
-
-    Time spent counts as the larger of wall time and time slept, so an injected sleep
-    that returns at once still exhausts the budget.
-    """
-
-    def __init__(self, budget_s: float, sleep: Sleep) -> None:
-        self._budget_s = budget_s
-        self._sleep = sleep
-        self._started = time.monotonic()
-        self._slept = 0.0
-        self._failures = 0
-
-    async def wait(self, failure: Failure, what: str, repository: str) -> None:
-        self._failures += 1
-        backoff = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (self._failures - 1))
-        # Jitter spreads replicas that failed together; it is not a secret.
-        delay = backoff * random.uniform(0.5, 1.0)  # noqa: S311
-        if failure.wait_s is not None:
-            delay = max(delay, failure.wait_s)
-        spent = max(time.monotonic() - self._started, self._slept)
-        if delay > self._budget_s - spent:
+    async def _wait(self, failure: Failure, what: str) -> None:
+        delay = self._backoff.next_wait(failure)
+        if delay is None:
             raise GitHubUnavailable(
-                f"{what} on {repository}: {failure.detail} "
-                f"(gave up after {self._failures} failed attempts)",
+                f"{what} on {self._repository}: {failure.detail} "
+                f"(gave up after {self._backoff.failures} failed attempts)",
                 retry_after=failure.wait_s,
                 status=failure.status,
             )
         log.warning(
             "github retry",
-            repository=repository,
+            repository=self._repository,
             call=what,
             failure=failure.detail,
-            attempt=self._failures,
+            attempt=self._backoff.failures,
             wait_s=round(delay, 3),
         )
-        await self._sleep(delay)
-        self._slept += delay
+        await self._client._sleep(delay)

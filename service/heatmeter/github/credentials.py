@@ -1,4 +1,9 @@
-"""Who heatmeter is on GitHub: an App installation or a plain token, as a token per repository."""
+"""Who heatmeter is on GitHub: an App installation or a plain token, as a token per repository.
+
+The one place that reads the App's id and key, signs its JWTs and mints and caches its
+installation tokens; the service's gidgethub client and the backfill's PyGithub
+client both take their tokens from here.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +46,10 @@ class GitHubAuth(abc.ABC):
     async def credentials(self, repository: str) -> tuple[str, str]:
         """Who we act as on ``repository`` (one name per rate limit), and its token."""
         return "token", await self.token(repository)
+
+    def forget_token(self, installation_id: int) -> None:
+        """Drop the installation's token (GitHub refused it): the next call mints another."""
+        self._tokens.pop(int(installation_id), None)
 
     def forget(self, repository: str) -> None:  # noqa: B027 - optional hook, no-op by default
         """Drop what is cached for ``repository`` after GitHub refused it (401)."""
@@ -90,9 +99,9 @@ class AppAuth(GitHubAuth):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._gh = gidgethub.aiohttp.GitHubAPI(session, USER_AGENT, base_url=api_url)
-        self.app_id = str(app_id)
+        self.app_id = check_app_id(app_id)
         # A parsed key, which PyJWT takes although gidgethub's hints say str | bytes.
-        self._private_key: Any = _load_private_key(private_key)
+        self._private_key: Any = load_private_key(private_key)
         self._refresh_margin_s = refresh_margin_s
         # Wall-clock time, because GitHub states expiry as a wall-clock instant.
         self._clock = clock
@@ -117,6 +126,10 @@ class AppAuth(GitHubAuth):
         for repository, known in list(self._installations.items()):
             if known == int(installation_id):
                 del self._installations[repository]
+
+    def forget_token(self, installation_id: int) -> None:
+        """Drop the installation's token (GitHub refused it): the next call mints another."""
+        self._tokens.pop(int(installation_id), None)
 
     def forget(self, repository: str) -> None:
         # The installation may have been replaced (uninstalled and installed again), so
@@ -172,8 +185,15 @@ class AppAuth(GitHubAuth):
         installation_id = await self.installation_id(repository)
         return f"installation:{installation_id}", await self.token(repository)
 
+    async def installation_credentials(self, installation_id: int) -> tuple[str, str]:
+        """Who we are as one installation (its own rate limit), and its token."""
+        return f"installation:{installation_id}", await self.installation_token(installation_id)
+
     async def token(self, repository: str) -> str:
-        installation_id = await self.installation_id(repository)
+        return await self.installation_token(await self.installation_id(repository))
+
+    async def installation_token(self, installation_id: int) -> str:
+        """A token of the installation, minted once and reused until near its expiry."""
         if (cached := self._fresh(installation_id)) is not None:
             return cached
         lock = self._token_locks.setdefault(installation_id, asyncio.Lock())
@@ -220,7 +240,7 @@ def auth_from_settings(settings: Settings, session: aiohttp.ClientSession) -> Gi
                 settings.github_app_private_key,
             )
         except ValueError as exc:
-            raise SettingsError(f"GITHUB_APP_PRIVATE_KEY: {exc}") from None
+            raise SettingsError(str(exc)) from None
     if settings.github_app_id or settings.github_app_private_key:
         # Half an App is a misconfiguration worth saying out loud, not a reason to stop.
         missing = "GITHUB_APP_PRIVATE_KEY" if settings.github_app_id else "GITHUB_APP_ID"
@@ -230,7 +250,21 @@ def auth_from_settings(settings: Settings, session: aiohttp.ClientSession) -> Gi
     return None
 
 
-def _load_private_key(pem: str | bytes) -> Any:
+def check_app(app_id: str | int, private_key: str | bytes) -> None:
+    """A ValueError naming the setting unless the App's id and key can sign its JWTs."""
+    check_app_id(app_id)
+    load_private_key(private_key)
+
+
+def check_app_id(app_id: str | int) -> str:
+    """The App's id as GitHub's JWTs want it; a ValueError unless it is a number."""
+    text = str(app_id).strip()
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"GITHUB_APP_ID must be a number, got {str(app_id)!r}")
+    return text
+
+
+def load_private_key(pem: str | bytes) -> Any:
     """Parse the App's key once: PyJWT would parse (and check) it again for every JWT,
     about 60 ms of blocked event loop each time. A bad key fails here, at start-up."""
     data = pem.encode() if isinstance(pem, str) else pem
@@ -238,7 +272,9 @@ def _load_private_key(pem: str | bytes) -> Any:
         return serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         # Deliberately not the library's message: nothing of the key reaches a log.
-        raise ValueError("not a PEM private key without a passphrase") from None
+        raise ValueError(
+            "GITHUB_APP_PRIVATE_KEY: not a PEM private key without a passphrase"
+        ) from None
 
 
 def split_repository(repository: str) -> tuple[str, str]:

@@ -1,4 +1,8 @@
-"""Stores happiness responses: one per comment, its latest edit, gone with the comment."""
+"""Stores happiness responses: one per comment, its latest edit, gone with the comment.
+
+A deleted comment leaves a tombstone: a late delivery of an older edit finds it and
+stores nothing.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,16 @@ WHERE happiness.updated_at < EXCLUDED.updated_at
 """
 
 DELETE_RESPONSE = "DELETE FROM happiness WHERE comment_id = $1"
+REMEMBER_DELETED = """
+INSERT INTO happiness_deleted_comments (comment_id) VALUES ($1) ON CONFLICT DO NOTHING
+"""
+IS_DELETED = "SELECT EXISTS (SELECT 1 FROM happiness_deleted_comments WHERE comment_id = $1)"
+# One comment's deliveries are applied one at a time: an edit and the deletion delivered
+# at once would otherwise each miss the other's uncommitted row. Held to the end of the
+# caller's transaction.
+LOCK_COMMENT = """
+SELECT pg_advisory_xact_lock(hashtextextended('heatmeter happiness comment ' || $1::bigint, 0))
+"""
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,22 @@ async def store_response(conn: asyncpg.Connection, comment: RatingComment, ratin
     )
 
 
+async def lock_comment(conn: asyncpg.Connection, comment_id: int) -> None:
+    """Apply this comment's changes one delivery at a time (inside a transaction)."""
+    await conn.execute(LOCK_COMMENT, comment_id)
+
+
 async def forget_response(conn: asyncpg.Connection, comment_id: int) -> bool:
-    """Delete the comment's response; True when there was one."""
+    """Delete the comment's response (an edit took the rating out); True when there was one."""
     return await conn.execute(DELETE_RESPONSE, comment_id) != "DELETE 0"
+
+
+async def delete_response(conn: asyncpg.Connection, comment_id: int) -> bool:
+    """The comment was deleted: delete its response, and for good; True when there was one."""
+    await conn.execute(REMEMBER_DELETED, comment_id)
+    return await forget_response(conn, comment_id)
+
+
+async def is_deleted(conn: asyncpg.Connection, comment_id: int) -> bool:
+    """Whether the comment was deleted: no delivery about it may store a response again."""
+    return await conn.fetchval(IS_DELETED, comment_id)

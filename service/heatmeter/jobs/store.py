@@ -7,7 +7,7 @@ from typing import Literal
 
 import asyncpg
 
-from ..comments.outbox import request_comments
+from ..outbox.comment import request_comments
 from ..ownership import owning_pull_request
 from ..task_runs import COLUMN_LIST, ON_KEY_CONFLICT, placeholders, values_in_order
 from ..tasks.definitions import TaskDefinition

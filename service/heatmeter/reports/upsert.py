@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from ..comments.outbox import ASK_AGAIN
+from ..outbox import comment
+from ..outbox.queue import ASK_AGAIN
 from ..ownership import RunFacts, owning_pull_requests
 from ..task_runs import COLUMN_LIST, KEY_LIST, ON_KEY_CONFLICT
 from .schema import Report
@@ -55,8 +56,8 @@ FINISH_OVER_START = """
 WHERE task_runs.closed_by IS DISTINCT FROM 'report'
 """
 
-# Stores the runs and asks for their PRs' comments (as the outbox's REQUEST_COMMENT
-# does, once per PR); each report's pull request is decided beforehand by
+# Stores the runs and asks for their PRs' comments (as the outbox's REQUEST does,
+# once per PR); each report's pull request is decided beforehand by
 # heatmeter.ownership's rule (the third array). Rows are written in key order, so two
 # batches in flight take their locks in the same order. Reports stored (not duplicates)
 # get their id; a duplicate's id is looked up afterwards (SELECT_IDS).
@@ -78,12 +79,12 @@ WITH input AS (
     FROM (SELECT * FROM starts UNION ALL SELECT * FROM finishes) AS s
     JOIN input AS i USING ({KEY_LIST})
 ), asked AS (
-    INSERT INTO comment_outbox (repository, pull_request, requests)
-    SELECT repository, pull_request, count(*) FROM stored
+    INSERT INTO outbox (kind, key, requests)
+    SELECT '{comment.NAME}', {comment.KEY_SQL}, count(*) FROM stored
     WHERE pull_request IS NOT NULL
     GROUP BY repository, pull_request
     ORDER BY repository, pull_request
-    ON CONFLICT (repository, pull_request) DO UPDATE SET {ASK_AGAIN}
+    ON CONFLICT (kind, key) DO UPDATE SET {ASK_AGAIN}
 )
 SELECT ord, id FROM stored
 """  # noqa: S608 (built from this module's own constants, no input)

@@ -75,7 +75,7 @@ def render_summary(
 ) -> str:
     """The whole comment: title, verdict, task tables, notes, charts and footer.
 
-    The sticky comment's hidden marker is added by ``comments.sticky`` when it writes.
+    The sticky comment's hidden marker is added by ``outbox.sticky`` when it writes.
 
     ``updated_at`` is shown in UTC (a naive datetime is taken to be UTC already); None
     leaves the time out, which is what the worker hashes to tell whether the comment

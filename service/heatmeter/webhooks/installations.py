@@ -7,6 +7,12 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
+from ..installations import (
+    add_repositories,
+    forget_installation,
+    remember_installation,
+    remove_repositories,
+)
 from .payloads import (
     FULL_NAME,
     OPTIONAL_TIMESTAMP,
@@ -19,30 +25,6 @@ from .payloads import (
 )
 
 router = routing.Router()
-
-# An uninstalled App comes back as a new installation id, so deleted_at, once set, stays:
-# an event about the old installation delivered late must not bring it back.
-UPSERT_INSTALLATION = """
-INSERT INTO installations (installation_id, account, suspended_at, deleted_at)
-VALUES ($1, $2, $3, NULL)
-ON CONFLICT (installation_id) DO UPDATE SET
-    account = EXCLUDED.account, suspended_at = EXCLUDED.suspended_at, updated_at = now()
-"""
-MARK_DELETED = """
-UPDATE installations SET deleted_at = now(), updated_at = now() WHERE installation_id = $1
-"""
-FORGET_ALL_REPOSITORIES = "DELETE FROM installation_repositories WHERE installation_id = $1"
-ADD_REPOSITORY = """
-INSERT INTO installation_repositories (installation_id, repository, repository_id)
-VALUES ($1, $2, $3)
-ON CONFLICT (installation_id, repository) DO UPDATE SET repository_id = EXCLUDED.repository_id
-"""
-# By id, or by name in any case: the name may have changed since the repository was added.
-REMOVE_REPOSITORY = """
-DELETE FROM installation_repositories
-WHERE installation_id = $1 AND (repository_id = $3 OR lower(repository) = lower($2))
-"""
-
 
 INSTALLATION = obj(
     ["id", "account"],
@@ -64,8 +46,8 @@ REPOSITORIES_FIELDS = obj(
 
 
 async def _remember(db: asyncpg.Connection, installation: dict[str, Any]) -> int:
-    await db.execute(
-        UPSERT_INSTALLATION,
+    await remember_installation(
+        db,
         installation["id"],
         installation["account"]["login"],
         github_time(installation.get("suspended_at")),
@@ -73,10 +55,8 @@ async def _remember(db: asyncpg.Connection, installation: dict[str, Any]) -> int
     return installation["id"]
 
 
-async def _add(db: asyncpg.Connection, installation_id: int, repos: list[dict]) -> None:
-    await db.executemany(
-        ADD_REPOSITORY, [(installation_id, repo["full_name"], repo.get("id")) for repo in repos]
-    )
+def _repositories(repos: list[dict] | None) -> list[tuple[str, int | None]]:
+    return [(repo["full_name"], repo.get("id")) for repo in repos or []]
 
 
 @router.register("installation", action="created")
@@ -84,7 +64,7 @@ async def _add(db: asyncpg.Connection, installation_id: int, repos: list[dict]) 
 @reads(INSTALLATION_FIELDS)
 async def installed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     installation_id = await _remember(db, event.data["installation"])
-    await _add(db, installation_id, event.data.get("repositories") or [])
+    await add_repositories(db, installation_id, _repositories(event.data.get("repositories")))
 
 
 @router.register("installation", action="suspend")
@@ -97,10 +77,8 @@ async def suspension_changed(event: sansio.Event, *, db: asyncpg.Connection, **_
 @router.register("installation", action="deleted")
 @reads(INSTALLATION_FIELDS)
 async def uninstalled(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
-    installation_id = event.data["installation"]["id"]
     await _remember(db, event.data["installation"])
-    await db.execute(MARK_DELETED, installation_id)
-    await db.execute(FORGET_ALL_REPOSITORIES, installation_id)
+    await forget_installation(db, event.data["installation"]["id"])
 
 
 @router.register("installation_repositories", action="added")
@@ -108,11 +86,7 @@ async def uninstalled(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) 
 @reads(REPOSITORIES_FIELDS)
 async def repositories_changed(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     installation_id = await _remember(db, event.data["installation"])
-    await _add(db, installation_id, event.data.get("repositories_added") or [])
-    await db.executemany(
-        REMOVE_REPOSITORY,
-        [
-            (installation_id, repo["full_name"], repo.get("id"))
-            for repo in event.data.get("repositories_removed") or []
-        ],
+    await add_repositories(db, installation_id, _repositories(event.data.get("repositories_added")))
+    await remove_repositories(
+        db, installation_id, _repositories(event.data.get("repositories_removed"))
     )

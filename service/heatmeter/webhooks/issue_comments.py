@@ -1,16 +1,14 @@
-"""Turns `/heatmeter rate N [task] [words]` comments on pull requests into happiness responses."""
+"""Routes `issue_comment` events on pull requests to happiness (`/heatmeter rate N ...`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import asyncpg
-import structlog
 from gidgethub import routing, sansio
 
-from ..comments import feedback
-from ..happiness.command import Malformed, Rating, parse_comment
-from ..happiness.responses import RatingComment, forget_response, known_tasks, store_response
+from ..happiness import ratings
+from ..happiness.responses import RatingComment
 from ..http.field_schemas import INT32_MAX, TEXT_PATTERN, TIMESTAMP_PATTERN
 from .payloads import (
     OPTIONAL_TIMESTAMP,
@@ -23,7 +21,6 @@ from .payloads import (
     repository_name,
 )
 
-log = structlog.get_logger(__name__)
 router = routing.Router()
 
 # heatmeter's own comments carry a hidden marker of this form; never read them as ratings.
@@ -79,37 +76,11 @@ DELETED_COMMENT_FIELDS = obj(["comment"], comment=obj(["id"], id=identifier()))
 @reads(COMMENT_FIELDS)
 async def read_rating(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
     where = _rating_comment(event.data)
-    if where is None:
-        return
-    body = event.data["comment"].get("body") or ""
-    result = parse_comment(body)
-    if isinstance(result, Rating):
-        # Most comments are no rating: only a rating costs the lookup of task names.
-        result = parse_comment(body, await known_tasks(db, where.repository, where.pull_request))
-    bound = log.bind(
-        repository=where.repository, pull_request=where.pull_request, comment=where.comment_id
-    )
-    if result is None:
-        # An edit that took the command out: the comment rates nothing any more.
-        if await forget_response(db, where.comment_id):
-            bound.info("happiness response withdrawn by an edit")
-        await feedback.withdraw(db, where.comment_id)
-    elif isinstance(result, Malformed):
-        await forget_response(db, where.comment_id)
-        await feedback.request_reply(
-            db, where.repository, where.pull_request, where.comment_id, result.problem
-        )
-        bound.info("malformed rating command", problem=result.problem)
-    else:
-        await store_response(db, where, result)
-        await feedback.request_reaction(db, where.repository, where.pull_request, where.comment_id)
-        bound.info("happiness response stored", score=result.score, task=result.task)
+    if where is not None:
+        await ratings.read_rating(db, where, event.data["comment"].get("body") or "")
 
 
 @router.register("issue_comment", action="deleted")
 @reads(DELETED_COMMENT_FIELDS)
 async def forget_rating(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
-    comment_id = int(event.data["comment"]["id"])
-    if await forget_response(db, comment_id):
-        log.info("happiness response deleted with its comment", comment=comment_id)
-    await feedback.withdraw(db, comment_id)
+    await ratings.forget_rating(db, int(event.data["comment"]["id"]))

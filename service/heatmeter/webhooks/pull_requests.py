@@ -7,8 +7,8 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from ..comments.outbox import request_comment
 from ..http.field_schemas import INT32_MAX
+from ..outbox.comment import request_comment
 from ..ownership import PullRequestFacts, attach_runs_to_pull_request
 from .payloads import (
     FULL_NAME,

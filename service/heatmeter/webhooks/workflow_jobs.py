@@ -12,10 +12,10 @@ import asyncpg
 import structlog
 from gidgethub import routing, sansio
 
-from ..comments.outbox import request_comments
 from ..http.field_schemas import INT32_MAX
 from ..jobs.model import Job, job_from_payload
 from ..jobs.store import lock_run_attempt, record_job
+from ..outbox.comment import request_comments
 from ..tasks.store import list_task_definitions
 from .payloads import (
     OPTIONAL_SHA,

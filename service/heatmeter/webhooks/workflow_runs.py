@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from ..comments.outbox import request_comments
 from ..http.field_schemas import INT32_MAX
 from ..jobs.origins import RunOrigin, remember_origin
+from ..outbox.comment import request_comments
 from ..ownership import BRANCH_PREFIX, PullRequestFacts, RunFacts, attach_workflow_run
 from .payloads import (
     FULL_NAME,

@@ -1,13 +1,13 @@
-"""When a failed outbox write is tried again, and when it is given up: pure arithmetic.
+"""When a failed outbox item is tried again, and when it is given up: pure arithmetic.
 
 Two kinds of failure, two schedules:
 
 - an **outage** (GitHub's 5xx, 429 and secondary rate limits, connection resets,
-  timeouts) will end by itself: the write waits 2 s, 4 s, 8 s, … up to 10 minutes
+  timeouts) will end by itself: the item waits 2 s, 4 s, 8 s, … up to 10 minutes
   between tries, longer when GitHub asks (``Retry-After``), and is never given up;
 - a **refusal** (a 4xx no retry mends: the repository gone, the App without access, an
   invalid request; or our own crash) might be mended by a person (a permission granted,
-  the App installed again): the write waits 1, 2, 4, … minutes up to an hour, and after
+  the App installed again): the item waits 1, 2, 4, … minutes up to an hour, and after
   ``max_refusals`` refusals in a row (8 by default: about two hours) it is abandoned.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OUTAGE_BASE_S = 2.0
-# Capped so a PR's comment catches up within minutes once GitHub is back.
+# Capped so the outbox catches up within minutes once GitHub is back.
 OUTAGE_CAP_S = 600.0
 REFUSAL_BASE_S = 60.0
 REFUSAL_CAP_S = 3600.0
@@ -57,7 +57,7 @@ def next_try(
 
 
 def refusal_schedule(max_refusals: int = DEFAULT_MAX_REFUSALS) -> list[float]:
-    """The waits between refusals before a write is abandoned (for documentation and tests)."""
+    """The waits between refusals before an item is abandoned (for documentation and tests)."""
     return [
         next_try(attempts=n, refusals=n - 1, refused=True, max_refusals=max_refusals).delay_s
         for n in range(1, max_refusals)

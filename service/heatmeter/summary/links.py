@@ -1,4 +1,7 @@
-"""Links into the scorecard from elsewhere (the pull-request comment), given the public URL."""
+"""Where the pull-request comment links to: each run on GitHub, and the scorecard's page.
+
+Pure, like the rest of summary/: the comment's renderer is given these URLs.
+"""
 
 from __future__ import annotations
 
@@ -22,3 +25,8 @@ def scorecard_link(public_url: str | None, repository: str, tasks: Sequence[str]
     if len(distinct) != 1 or distinct[0].endswith(".json"):
         return f"{public_url}/?{query}"
     return f"{public_url}/tasks/{quote(distinct[0], safe='')}?{query}"
+
+
+def run_url(web_url: str, repository: str, run_id: int, run_attempt: int) -> str:
+    """A run's attempt on GitHub's web pages (``web_url``: github.com, or the GHES host)."""
+    return f"{web_url}/{repository}/actions/runs/{run_id}/attempts/{run_attempt}"

@@ -1,13 +1,13 @@
-"""Loads what a PR's summary comment shows: its task runs and the default branch's baseline."""
+"""A pull request's task runs and the default branch's baseline they are compared with."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 import asyncpg
 
 from ..ownership import BASELINE_RUN_CONDITION
+from ..summary.links import run_url
 from ..summary.metrics import TIMED_OUTCOMES, RunSample, TaskSummary, summarize_task
 from ..summary.stats import DEFAULT_MIN_BASELINE_RUNS
 
@@ -49,27 +49,6 @@ CROSS JOIN LATERAL (
     LIMIT $6
 ) AS b
 """  # noqa: S608 - constants only
-
-SELECT_COMMENT = """
-SELECT comment_id, body_sha256 FROM pr_comments WHERE repository = $1 AND pull_request = $2
-"""
-
-UPSERT_COMMENT = """
-INSERT INTO pr_comments (repository, pull_request, comment_id, body_sha256)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (repository, pull_request) DO UPDATE SET
-    comment_id = EXCLUDED.comment_id, body_sha256 = EXCLUDED.body_sha256, written_at = now()
-"""
-
-
-@dataclass(frozen=True)
-class WrittenComment:
-    comment_id: int
-    body_sha256: str
-
-
-def run_url(web_url: str, repository: str, run_id: int, run_attempt: int) -> str:
-    return f"{web_url}/{repository}/actions/runs/{run_id}/attempts/{run_attempt}"
 
 
 async def load_summaries(
@@ -127,18 +106,3 @@ async def load_summaries(
         )
         for (task, runner_os), task_runs in runs.items()
     ]
-
-
-async def written_comment(
-    conn: asyncpg.Connection, repository: str, pull_request: int
-) -> WrittenComment | None:
-    row = await conn.fetchrow(SELECT_COMMENT, repository, pull_request)
-    return WrittenComment(**row) if row else None
-
-
-async def remember_comment(
-    conn: asyncpg.Connection, repository: str, pull_request: int, comment: WrittenComment
-) -> None:
-    await conn.execute(
-        UPSERT_COMMENT, repository, pull_request, comment.comment_id, comment.body_sha256
-    )

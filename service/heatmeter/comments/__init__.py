@@ -1,1 +1,0 @@
-"""The PR summary comment: its outbox in Postgres, the data it shows, the worker that writes it."""
