@@ -3,7 +3,8 @@
 The service runs on a Postgres of this test's own (``throwaway_postgres``), which is
 stopped (a fast shutdown, as a routine restart does) while four runners keep reporting,
 and started again. Afterwards every report is stored exactly once: none given up, none
-doubled. Meanwhile the service answers ``503`` with ``Retry-After``, never a ``500``.
+doubled. Meanwhile the service answers ``503`` with ``Retry-After``, never a ``500``
+(the read-only case of a failover: tests/db/test_read_only.py).
 
 The test waits for what the service answers (``Answers``), never for a duration: the
 outage lasts until every runner has been told to wait twice.
@@ -33,7 +34,9 @@ from heatmeter.settings import Settings
 
 from .conftest import REPORT_SECRET
 from .reports import make_report, signed
+from .test_webhooks import WEBHOOK_SECRET
 from .throwaway_postgres import ThrowawayPostgres, throwaway_postgres
+from .webhooks import payload, webhook_request
 
 MAIN = Path(__file__).resolve().parents[1] / "action" / "main.py"
 REPOSITORY = "octo-org/octo-repo"
@@ -132,7 +135,12 @@ async def service(
     finally:
         await conn.close()
     app = create_app(
-        Settings(database_url=postgres.dsn, report_secret=REPORT_SECRET, log_format="console")
+        Settings(
+            database_url=postgres.dsn,
+            report_secret=REPORT_SECRET,
+            webhook_secret=WEBHOOK_SECRET,
+            log_format="console",
+        )
     )
     answers = Answers()
     app.on_response_prepare.append(answers.on_response_prepare)
@@ -214,11 +222,17 @@ async def test_while_postgres_is_down_the_answer_is_503_with_retry_after(
     url, _, _ = service
     await asyncio.to_thread(postgres.stop)
     body, headers = signed(make_report(), REPORT_SECRET)
+    hook, hook_headers = webhook_request("ping", payload("ping.with-app_id"), WEBHOOK_SECRET)
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{url}/v1/reports", data=body, headers=headers) as response:
-            assert response.status == 503
-            assert response.headers["Retry-After"].isdigit()
-            assert (await response.json())["error"] == "database_unavailable"
+        for path, data, sent_headers in (
+            ("/v1/reports", body, headers),
+            ("/webhooks/github", hook, hook_headers),
+        ):
+            async with session.post(f"{url}{path}", data=data, headers=sent_headers) as response:
+                assert response.status == 503, path
+                assert response.headers["Retry-After"].isdigit()
+                assert response.content_type == "application/json"
+                assert (await response.json())["error"] == "database_unavailable"
         async with session.get(f"{url}/readyz") as response:
             assert response.status == 503
         await asyncio.to_thread(postgres.start)

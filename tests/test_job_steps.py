@@ -23,7 +23,7 @@ from heatmeter.tasks.store import add_task_definition, list_task_definitions
 from .reports import make_report
 from .support.clock import ago, iso, start_of_day
 from .test_webhooks import START, completed_job, deliver, report
-from .webhooks import payload
+from .webhooks import payload, workflow_run_payload
 
 FIXTURE = "workflow_job.completed.success.with-organization"
 REPOSITORY = "Codertocat/Hello-World"  # the fixture's repository
@@ -44,6 +44,11 @@ def job_payload(**changes) -> dict:
     return data
 
 
+def pushed_run(**changes) -> dict:
+    """The workflow_run webhook of the fixture job's run: a push to this repository."""
+    return workflow_run_payload(job_payload()["repository"], 2202229078, **changes)
+
+
 async def define(db: asyncpg.Connection, name: str, **kwargs) -> None:
     await add_task_definition(db, define_task(name, **kwargs))
 
@@ -54,6 +59,8 @@ async def test_matching_steps_are_stored_as_task_runs_once(
     await define(db, "lint", kind="other", step="Run *")
     await define(db, "audit", kind="other", step=r"Run (Bundle )?Audit", regex=True)
     await define(db, "deploy", kind="deploy", step="Deploy to *")  # matches nothing here
+    # The run's own webhook says it is a push to this repository (tests/jobs/ show why).
+    await deliver(client, "workflow_run", pushed_run())
 
     status, _ = await deliver(client, "workflow_job", job_payload())
     assert status == 200
@@ -220,6 +227,7 @@ async def test_a_default_branch_run_of_a_prs_head_commit_stays_baseline(
     await define(db, "lint", kind="other", step="Run Rubocop")
     head = opened["pull_request"]["head"]["sha"]
     # The PR's head pushed to master (a fast-forward merge): master's history, not the PR's.
+    await deliver(client, "workflow_run", pushed_run(head_sha=head, head_branch="master"))
     await deliver(client, "workflow_job", job_payload(head_sha=head, head_branch="master"))
     row = await db.fetchrow("SELECT pull_request, ref FROM task_runs")
     assert tuple(row) == (None, "refs/heads/master")

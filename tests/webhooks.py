@@ -35,3 +35,25 @@ def webhook_request(
         "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
         "X-Hub-Signature-256": f"sha256={signature}",
     }
+
+
+def workflow_run_payload(
+    repository: dict[str, Any],
+    run_id: int,
+    *,
+    action: str = "requested",
+    event: str = "push",
+    head_repository: str | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """A workflow_run delivery of run ``run_id`` of ``repository`` (a payload's repository
+    object), started by ``event``, its head in ``head_repository`` (default: its own)."""
+    data = payload("workflow_run.completed.with-pull-requests")
+    data["action"] = action
+    data["repository"] = copy.deepcopy(repository)
+    run = data["workflow_run"]
+    run.update(id=run_id, event=event, pull_requests=[], **changes)
+    head = head_repository or repository["full_name"]
+    head_id = repository.get("id") if head_repository is None else 99
+    run["head_repository"] = {**run["head_repository"], "full_name": head, "id": head_id}
+    return data

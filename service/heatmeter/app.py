@@ -17,11 +17,12 @@ from .appkeys import (
     metrics_key,
     oidc_key,
     pool_key,
+    read_only_key,
     report_writer_key,
     settings_key,
     unverified_bodies_key,
 )
-from .db.connections import create_pool
+from .db.connections import ReadOnlySessions, create_pool
 from .db.supervisor import Supervised, supervise
 from .db.upkeep import keep_history, upkeep
 from .github import USER_AGENT
@@ -94,8 +95,13 @@ def _supervisor(embedded: Supervised) -> Callable[[web.Application], AsyncIterat
 
 async def _database_pool(app: web.Application) -> AsyncIterator[None]:
     # min_size=0: the service starts, and says so on /readyz, while Postgres is still away.
+    read_only = app[read_only_key] = ReadOnlySessions()
     pool = await create_pool(
-        app[settings_key].database_url, min_size=0, max_size=10, command_timeout=10
+        app[settings_key].database_url,
+        read_only=read_only,
+        min_size=0,
+        max_size=10,
+        command_timeout=10,
     )
     app[pool_key] = pool
     writer = app[report_writer_key] = ReportWriter(pool)

@@ -11,6 +11,7 @@ from aiohttp import web
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .db.connections import ReadOnlySessions
     from .github.client import GitHubClient
     from .prometheus import ServiceMetrics
     from .reports.trust import OidcVerifier
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
+# The pool's watch for sessions a failover left read-only; /readyz asks it.
+read_only_key: web.AppKey[ReadOnlySessions] = web.AppKey("read_only")
 http_key = web.AppKey("http", aiohttp.ClientSession)
 oidc_key: web.AppKey[OidcVerifier] = web.AppKey("oidc")
 metrics_key: web.AppKey[ServiceMetrics] = web.AppKey("metrics")

@@ -50,6 +50,15 @@ class Settings:
     # body and stalls loses its connection then (408). GitHub gives up on a webhook after
     # 10 s, so no delivery worth having takes longer.
     body_timeout_s: float = 10.0
+    # How long a request's line and headers may take to arrive, from the connection's
+    # opening (or the head's first byte on a kept-alive connection): a client that sends
+    # them slowly, or nothing at all, loses its connection then (408). Heads are a few
+    # hundred bytes; no client worth serving needs seconds.
+    header_timeout_s: float = 10.0
+    # How long an idle kept-alive connection is kept. Above the idle timeout of any load
+    # balancer in front (AWS ALB: 60 s), or it may reuse a connection the service is
+    # closing; nginx's default. aiohttp's own (an hour) would let idle connections pile up.
+    keepalive_timeout_s: float = 75.0
     # How many webhook bodies may be read at once before their signature is checked; past
     # it, 503 at once. Each may be up to 25 MB (webhooks/unverified.py).
     webhook_unverified_bodies: int = 8
@@ -151,6 +160,14 @@ class Settings:
                 "HEATMETER_GITHUB_RETRY_BUDGET", cls.github_retry_budget_s, float
             ),
             body_timeout_s=number("HEATMETER_BODY_TIMEOUT", cls.body_timeout_s, float),
+            header_timeout_s=_positive(
+                duration("HEATMETER_HEADER_TIMEOUT", cls.header_timeout_s),
+                "HEATMETER_HEADER_TIMEOUT",
+            ),
+            keepalive_timeout_s=_positive(
+                duration("HEATMETER_KEEPALIVE_TIMEOUT", cls.keepalive_timeout_s),
+                "HEATMETER_KEEPALIVE_TIMEOUT",
+            ),
             webhook_unverified_bodies=int(
                 number("HEATMETER_WEBHOOK_UNVERIFIED_BODIES", cls.webhook_unverified_bodies)
             ),
@@ -201,6 +218,12 @@ def _public_url(value: str | None) -> str | None:
             f"https://heatmeter.example.com, got {value!r}"
         )
     return value.rstrip("/")
+
+
+def _positive(value: float, name: str) -> float:
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0 seconds, got {value:g}")
+    return value
 
 
 def _at_least_one(value: float, name: str) -> float:

@@ -82,3 +82,49 @@ def test_a_bad_parameter_is_named(params: dict[str, str], parameter: str) -> Non
 
 def test_periods_are_written_the_way_the_filters_take_them() -> None:
     assert format_period(timedelta(days=28)) == "28d"
+
+
+# Fixed dates here are the point: the edges of the calendar Python's datetime can hold.
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"since": "0001-01-01"}, "since"),
+        ({"since": "0001-01-01T00:00:00+05:00"}, "since"),
+        ({"since": "0001-01-02", "until": "0001-01-20"}, "until"),
+        ({"until": "0001-01-20", "period": "7d"}, "until"),
+        ({"until": "9999-12-31"}, "until"),
+        ({"until": "9999-12-31T23:00:00-05:00"}, "until"),
+        ({"since": "9999-12-01", "until": "9999-12-31"}, "until"),
+        ({"since": "9999-12-01"}, "since"),
+        ({"since": "1969-12-31"}, "since"),
+    ],
+)
+def test_dates_at_the_edges_of_the_calendar_are_named_not_overflowed(
+    params: dict[str, str], parameter: str
+) -> None:
+    with pytest.raises(FilterError) as caught:
+        parse(**params)
+    assert caught.value.parameter == parameter
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"period": "\uff12\uff18d"},  # fullwidth digits
+        {"period": "\u0662\u0668d"},  # Arabic-Indic digits
+        {"since": "\uff12\uff18d"},
+        {"until": "\uff17d"},
+        {"period": "28d\u200b"},  # a zero-width space is not whitespace to strip
+    ],
+)
+def test_only_ascii_digits_are_digits(params: dict[str, str]) -> None:
+    with pytest.raises(FilterError) as caught:
+        parse(**params)
+    assert caught.value.parameter == next(iter(params))
+
+
+def test_the_epoch_and_a_year_ahead_are_the_bounds() -> None:
+    f = parse(since="1970-01-01", until="1970-01-29")
+    assert f.since == datetime(1970, 1, 1, tzinfo=UTC)
+    f = parse(since="2027-11-01", until="2027-11-28")
+    assert f.until == datetime(2027, 11, 28, tzinfo=UTC)

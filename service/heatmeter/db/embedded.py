@@ -9,6 +9,8 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,6 +23,10 @@ import structlog
 from ..settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# How often a starting server's postmaster.pid is read for its "ready" status (pg_ctl -w
+# reads it as often).
+READY_POLL_S = 0.1
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -60,10 +66,32 @@ class EmbeddedPostgres:
         with self._server._lock:
             if self.postmaster_pid() is None:
                 self._clear_dead_postmaster()
-            # Starts the server, or reads the running one's postmaster.pid; either way
-            # pgserver then knows the live server, and stops that one at exit.
+                try:
+                    self._server.ensure_postgres_running()
+                except subprocess.TimeoutExpired:
+                    # pgserver gives `pg_ctl start -w` 10 s. Crash recovery after a kill,
+                    # on a busy machine, can take longer; the server pg_ctl launched goes
+                    # on starting, and is waited for below.
+                    log.info("embedded postgres still starting when pg_ctl gave up; waiting")
+            self._wait_until_ready()
+            # Reads the running server's postmaster.pid: pgserver then knows the live
+            # server, and stops that one at exit. It refuses one not yet ready.
             self._server.ensure_postgres_running()
         return int(self._server.get_pid())
+
+    def _wait_until_ready(self) -> None:
+        """Return once the running postmaster says it accepts connections (postmaster.pid's
+        status line); EmbeddedPostgresError if it is gone first (its start failed)."""
+        pid_file = self.folder / "postmaster.pid"
+        while self.postmaster_pid() is not None:
+            lines = _lock_file_lines(pid_file)
+            if len(lines) >= 8 and lines[7].strip() == "ready":
+                return
+            time.sleep(READY_POLL_S)
+        raise EmbeddedPostgresError(
+            f"the embedded Postgres in {self.folder} stopped while starting; "
+            f"its log: {self.folder / 'log'}"
+        )
 
     def _clear_dead_postmaster(self) -> None:
         """Remove the lock files of a postmaster that died but was never reaped.

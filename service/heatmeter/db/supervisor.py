@@ -40,26 +40,30 @@ async def supervise(
     while True:
         await sleep(restart_backoff(failures) if failures else check_interval_s)
         current = await asyncio.to_thread(server.postmaster_pid)
-        if current is not None:
-            if current != pid:
-                # Started by someone else (by hand, or another process on the folder):
-                # adopt it, so that it is stopped with the service all the same.
-                pid = await asyncio.to_thread(server.start_again)
-                log.info("embedded postgres adopted a postmaster started elsewhere", pid=pid)
+        if current is not None and current == pid:
             continue
-        log.warning("embedded postgres is down; starting it again", attempt=failures + 1)
+        if current is None:
+            log.warning("embedded postgres is down; starting it again", attempt=failures + 1)
+        # Else started by someone else (by hand, another process on the folder, or a start
+        # of ours that pg_ctl gave up on): adopt it, so that it is stopped with the service
+        # all the same. Either may fail (one not ready yet is refused): tried again, backing
+        # off, never ending the supervision.
         try:
             pid = await _finished_even_if_cancelled(asyncio.to_thread(server.start_again))
         except Exception as exc:
             failures += 1
             log.warning(
-                "embedded postgres did not start",
+                "embedded postgres did not start" if current is None else
+                "embedded postgres found running could not be adopted",
                 error=f"{type(exc).__name__}: {exc}",
                 attempt=failures,
                 retry_in_s=restart_backoff(failures),
-            )
+            )  # fmt: skip
             continue
-        log.info("embedded postgres started again", pid=pid, attempts=failures + 1)
+        if current is None:
+            log.info("embedded postgres started again", pid=pid, attempts=failures + 1)
+        else:
+            log.info("embedded postgres adopted a postmaster started elsewhere", pid=pid)
         failures = 0
 
 

@@ -3,7 +3,11 @@
 Python's `json` has three ways to turn a small hostile body into a 500 or a CPU sink: a
 number of more than 4,300 digits (ValueError from int()), nesting deep enough to exhaust
 the C decoder's recursion (RecursionError), and NaN/Infinity, which are not JSON at all.
-Here each is a `JsonBodyError` that names what is wrong.
+A fourth way is quieter: of a key given twice in one object it keeps the last, while
+other readers of the same bytes (a proxy, an audit log, a validator) may keep the first,
+so ``{"outcome": "failure", "outcome": "success"}`` would mean two things. Here each is a
+`JsonBodyError` that names what is wrong (RFC 8259 leaves duplicate names undefined;
+RFC 7493, I-JSON, forbids them).
 
 Numbers are exact, never `float`: JSON Schema counts `1.0` and `1e3` as the integers 1
 and 1000, so they decode to those `int`s; any other number with a fraction or exponent
@@ -21,6 +25,8 @@ from typing import Any
 # digits; 100 leaves room without letting a number cost anything.
 MAX_NUMBER_CHARS = 100
 _MAX_INTEGER_DIGITS = 30
+# A duplicate key is named in the answer; a longer one is cut to this many characters.
+_MAX_KEY_CHARS = 60
 
 
 class JsonBodyError(ValueError):
@@ -34,7 +40,13 @@ def decode_json(body: bytes, *, max_depth: int) -> Any:
     except UnicodeDecodeError as exc:
         raise JsonBodyError(f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        data = json.loads(text, parse_int=_integer, parse_float=_decimal, parse_constant=_not_json)
+        data = json.loads(
+            text,
+            parse_int=_integer,
+            parse_float=_decimal,
+            parse_constant=_not_json,
+            object_pairs_hook=_object,
+        )
     except JsonBodyError:
         raise
     except json.JSONDecodeError as exc:
@@ -84,6 +96,18 @@ def _decimal(text: str) -> Decimal | int:
     if number == number.to_integral_value() and number.adjusted() < _MAX_INTEGER_DIGITS:
         return int(number)
     return number
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):  # the common case costs one comparison
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                shown = key if len(key) <= _MAX_KEY_CHARS else key[:_MAX_KEY_CHARS] + "…"
+                raise JsonBodyError(f"the body gives the key {shown!r} twice in one object")
+            seen.add(key)
+    return obj
 
 
 def _not_json(name: str) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 
@@ -93,7 +94,11 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except DATABASE_DOWN as exc:
         log.warning("database unavailable", error=repr(exc))
-        return json_error(503, "database_unavailable", "the database is unreachable; retry later")
+        if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
+            detail = "the database takes no writes right now (read-only); retry later"
+        else:
+            detail = "the database is unreachable; retry later"
+        return json_error(503, "database_unavailable", detail)
     except Exception:
         # Our bug: the traceback goes to the log, never into the answer.
         log.exception("unhandled error", method=request.method, path=request.path)

@@ -12,6 +12,7 @@ from ..ownership import owning_pull_request
 from ..task_runs import COLUMN_LIST, ON_KEY_CONFLICT, placeholders, values_in_order
 from ..tasks.definitions import TaskDefinition
 from .model import Job
+from .origins import RunOrigin, known_origin, remember_origin
 from .steps import queue_time, step_runs
 
 Source = Literal["job_step", "backfill"]
@@ -86,7 +87,7 @@ async def record_job(
     runs = step_runs(job, definitions)
     if not runs:
         return Recorded(0, 0, queued, frozenset())
-    pull_request, ref = await _owner(conn, job)
+    pull_request, ref, event = await _owner(conn, job)
     auth_method = "webhook" if source == "job_step" else "github_api"
     stored = 0
     prs: set[int] = set()
@@ -111,7 +112,7 @@ async def record_job(
             "ref": ref,
             "head_ref": job.head_branch,
             "pull_request": pull_request,
-            "event_name": job.event,
+            "event_name": event,
             "runner_name": job.runner_name,
             "auth_method": auth_method,
             "closed_by": "job_step",
@@ -154,14 +155,29 @@ async def _record_queue_time(conn: asyncpg.Connection, job: Job, source: Source)
     return 0 if row is None else 1
 
 
-async def _owner(conn: asyncpg.Connection, job: Job) -> tuple[int | None, str | None]:
-    """The PR the job's task runs belong to, by the one ownership rule, and their ref."""
+async def _owner(conn: asyncpg.Connection, job: Job) -> tuple[int | None, str | None, str | None]:
+    """The PR the job's task runs belong to, by the one ownership rule, their ref and event.
+
+    The ref is the job's branch only when the run is known to be this repository's own, or
+    a PR claims it: a fork's branch called like the default branch must not pass for it
+    (jobs/origins.py), so an unplaced run has none until its origin is known.
+    """
     if job.head_repository is not None:
-        from_fork = job.head_repository.lower() != job.repository.lower()
+        # The backfill knows the job's run; runs its webhooks stored unplaced get placed.
+        origin: RunOrigin | None = RunOrigin(job.event, job.head_repository)
+        await remember_origin(conn, job.repository, job.run_id, origin, job.head_branch)
     else:
+        origin = await known_origin(conn, job.repository, job.run_id)
+    if origin is not None and origin.head_repository is not None:
+        known, from_fork = True, origin.from_fork(job.repository)
+    else:
+        # workflow_job payloads do not say where a head came from; an open PR from a
+        # fork with this head commit does.
         from_fork = job.head_sha is not None and bool(
             await conn.fetchval(IS_FORK_HEAD, job.repository, job.head_sha)
         )
+        known = from_fork
+    event = job.event or (origin.event if origin is not None else None)
     # A job names its branch, not GITHUB_REF; a fork's branch name says nothing about
     # ours, so a fork's run has no ref and never passes for the default branch's baseline.
     ref = None if from_fork or not job.head_branch else f"refs/heads/{job.head_branch}"
@@ -171,8 +187,10 @@ async def _owner(conn: asyncpg.Connection, job: Job) -> tuple[int | None, str | 
         sha=job.head_sha,
         ref=ref,
         head_ref=job.head_branch,
-        event_name=job.event,
+        event_name=event,
         pull_request=None,
         started_at=job.started_at,
     )
-    return number, ref
+    if number is None and not known:
+        ref = None  # placed once its workflow_run webhook (or the backfill) says where from
+    return number, ref, event

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from ..db.connections import DATABASE_DOWN
+from ..db.connections import DATABASE_DOWN, ended
 from .schema import Report
 from .trust import Reporter
 from .upsert import Stored, store_reports
@@ -137,6 +137,11 @@ class ReportWriter:
                 if not batch:
                     continue
                 try:
+                    if conn is not None and ended(conn):
+                        # Ended while held (the server restarted, failed over, or ended
+                        # it): nothing was sent on it, so the batch goes on a fresh one.
+                        await self._pool.release(conn)
+                        conn = None
                     if conn is None:
                         conn = await self._pool.acquire()
                     await self._write(conn, batch)

@@ -11,9 +11,15 @@ KINDS = ("scaffolding", "deploy", "provisioning", "other")
 # The HEAT windows of DESIGN.md: the last 28 days, against the 28 days before.
 DEFAULT_PERIOD = timedelta(days=28)
 MAX_PERIOD = timedelta(days=366)
+# The dates a window may name. Python's datetime ends at years 1 and 9999, and a window
+# near either edge overflowed in the arithmetic after parsing (its previous period, its
+# weeks), a 500; no CI run predates the Unix epoch, and none has run a year from now.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=366)
 MAX_NAME_CHARS = 200
 ALL_PARAMETERS = frozenset({"repository", "task", "kind", "since", "until", "period"})
-_DURATION = re.compile(r"^(\d{1,4})([dw])$")
+# ASCII digits only: `\d` would also read "\uff12\uff18d" (fullwidth 28d) as 28 days.
+_DURATION = re.compile(r"^([0-9]{1,4})([dw])$")
 _UNITS = {"d": timedelta(days=1), "w": timedelta(weeks=1)}
 _DAY = timedelta(days=1)
 
@@ -89,23 +95,35 @@ def day_end(moment: datetime) -> datetime:
 
 
 def parse_instant(parameter: str, text: str, now: datetime) -> datetime:
-    """An ISO date or date-time (UTC unless it says otherwise), or a duration before ``now``."""
+    """An ISO date or date-time (UTC unless it says otherwise), or a duration before ``now``;
+    from 1970-01-01 to a year after ``now``."""
     text = text.strip()
+    if not text.isascii():
+        raise FilterError(parameter, f"only ASCII letters and digits, got {text[:40]!r}")
     if (ago := parse_duration(text)) is not None:
         if ago > MAX_PERIOD * 2:
             raise FilterError(parameter, f"at most {MAX_PERIOD.days * 2} days back")
         return now - ago
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        value = datetime.fromisoformat(text)
+            value = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        else:
+            value = datetime.fromisoformat(text)
     except ValueError:
         raise FilterError(
             parameter,
             f"expected an ISO date (2026-11-01), a date-time or a duration (28d), "
             f"got {text[:40]!r}",
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    # Compared as instants (no conversion, which could itself overflow at the edges).
+    if not EARLIEST <= value <= now + MAX_AHEAD:
+        raise FilterError(
+            parameter,
+            f"a date from {EARLIEST:%Y-%m-%d} to {now + MAX_AHEAD:%Y-%m-%d} "
+            f"(a year from today), got {text[:40]!r}",
+        )
+    return value
 
 
 def parse_filters(params: Mapping[str, str], now: datetime, *, allowed: frozenset[str]) -> Filters:

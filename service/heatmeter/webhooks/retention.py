@@ -8,6 +8,7 @@ import asyncpg
 import structlog
 
 from ..db.connections import DATABASE_DOWN
+from ..jobs.origins import PRUNE_ORIGINS
 
 log = structlog.get_logger(__name__)
 
@@ -34,9 +35,10 @@ DELETE FROM webhook_redeliveries WHERE guid IN (
 
 
 async def prune(conn: asyncpg.Connection, retention_s: float, *, batch: int = BATCH) -> int:
-    """Delete deliveries (and redelivery requests) older than ``retention_s``; how many."""
+    """Delete deliveries (and redelivery requests, and the origins of workflow runs) older
+    than ``retention_s``; how many."""
     pruned = 0
-    for statement in (PRUNE_DELIVERIES, PRUNE_REDELIVERIES):
+    for statement in (PRUNE_DELIVERIES, PRUNE_REDELIVERIES, PRUNE_ORIGINS):
         while True:
             deleted = int((await conn.execute(statement, retention_s, batch)).split()[-1])
             pruned += deleted

@@ -1,4 +1,5 @@
-"""Gives a finished workflow run's task runs to their PR and refreshes the comments."""
+"""Remembers where each workflow run came from; gives a finished run's task runs to their
+PR and refreshes the comments."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from ..http.field_schemas import INT32_MAX
+from ..jobs.origins import RunOrigin, remember_origin
 from ..outbox.comment import request_comments
 from ..ownership import BRANCH_PREFIX, PullRequestFacts, RunFacts, attach_workflow_run
 from .payloads import (
     FULL_NAME,
+    OPTIONAL_FULL_NAME,
     OPTIONAL_SHA,
     REF,
     SHA,
@@ -86,6 +89,33 @@ def listed_pull_requests(data: dict[str, Any]) -> list[PullRequestFacts]:
             )
         )
     return listed
+
+
+ORIGIN_FIELDS = obj(
+    ["workflow_run", "repository"],
+    repository=obj(["full_name"], full_name=FULL_NAME),
+    workflow_run=obj(
+        ["id"],
+        id=identifier(),
+        event=optional_text(100),
+        head_branch=optional_text(255),
+        head_repository=obj(nullable=True, full_name=OPTIONAL_FULL_NAME),
+    ),
+)
+
+
+@router.register("workflow_run", action="requested")
+@router.register("workflow_run", action="in_progress")
+@router.register("workflow_run", action="completed")
+@reads(ORIGIN_FIELDS)
+async def remember_run_origin(event: sansio.Event, *, db: asyncpg.Connection, **_: Any) -> None:
+    # The one place GitHub says which repository a run's head lives in (jobs/origins.py):
+    # job steps stored before it wait for it to count in the default branch's baseline.
+    run = event.data["workflow_run"]
+    origin = RunOrigin(run.get("event"), (run.get("head_repository") or {}).get("full_name"))
+    await remember_origin(
+        db, repository_name(event.data), run["id"], origin, run.get("head_branch")
+    )
 
 
 @router.register("workflow_run", action="completed")
